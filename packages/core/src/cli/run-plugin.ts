@@ -1,0 +1,111 @@
+import { Command, Option } from 'commander';
+import type { Logger } from 'pino';
+import { createLogger } from '../ops/logger.js';
+import { PluginMetrics } from '../ops/metrics.js';
+import { createPluginServer } from '../plugin-server.js';
+import type { KeyProvider } from '../provider.js';
+import { parseCommonConfig, serverOptionsFrom, type RawValues } from './common-config.js';
+import { COMMON_OPTIONS, ENV_PREFIX, envName, type OptionDef } from './option-defs.js';
+import { readConfigFile, resolveValues } from './resolve-values.js';
+
+export type { OptionDef, RawValues };
+
+/** What a backend binary tells the shared runner (its main.ts is just this object). */
+export interface PluginCliSpec {
+  /** The binary's name, e.g. "kms-plugin-local". */
+  readonly name: string;
+  readonly version: string;
+  readonly description: string;
+  /** The backend's own flags, added to the common ones. */
+  readonly options: readonly OptionDef[];
+  /** Build the provider from the resolved backend flags; throw an Error naming the flag on bad input. */
+  buildProvider(values: RawValues, log: Logger): KeyProvider | Promise<KeyProvider>;
+  /** Extra subcommands (e.g. `rotate` of the local backend). */
+  addCommands?(program: Command): void;
+}
+
+/** Exit codes: 2 for a configuration error, 1 for a failure to start. */
+class ConfigError extends Error {}
+
+/**
+ * The runner every binary shares: parse flags (command line → env → config file → default),
+ * validate once, build the provider, serve, and on SIGTERM/SIGINT drain and exit 0.
+ */
+export async function runPluginCli(spec: PluginCliSpec, argv: readonly string[] = process.argv): Promise<void> {
+  const defs = [...COMMON_OPTIONS, ...spec.options];
+  const program = new Command(spec.name)
+    .description(spec.description)
+    .version(spec.version, '--version')
+    .addHelpText('after', `\nEvery flag can also be set as ${ENV_PREFIX}<FLAG_NAME> (e.g. ${envName('listen-addr')}) or in the --config JSON file.`)
+    .option('--config <file>', `JSON file of flag names to values (${envName('config')})`)
+    .showHelpAfterError();
+  for (const def of defs) {
+    const flag = def.value ? `--${def.name} <${def.value}>` : `--${def.name}`;
+    const help = `${def.help}${def.default ? ` (default: ${def.default})` : ''}${def.required ? ' (required)' : ''}`;
+    program.addOption(new Option(flag, help));
+  }
+  spec.addCommands?.(program);
+  program.action(async () => {
+    const code = await serve(spec, defs, program);
+    if (code !== 0) process.exitCode = code;
+  });
+  await program.parseAsync(argv);
+}
+
+async function serve(spec: PluginCliSpec, defs: readonly OptionDef[], program: Command): Promise<number> {
+  let values: RawValues;
+  let log: Logger;
+  try {
+    const opts = program.opts<Record<string, string | boolean | undefined>>();
+    const configPath = typeof opts.config === 'string' ? opts.config : process.env[envName('config')];
+    const file = readConfigFile(configPath, defs);
+    values = resolveValues(defs, (name) => opts[camel(name)], process.env, file);
+    const common = parseCommonConfig(values);
+    log = createLogger({ level: common['log-level'], name: spec.name });
+    const provider = await build(spec, values, log);
+    const server = createPluginServer({
+      ...serverOptionsFrom(common),
+      provider,
+      logger: log,
+      metrics: new PluginMetrics({ processMetrics: true }),
+      runtimeVersion: spec.version,
+    });
+    await server.start();
+    await waitForSignal(log);
+    await server.stop(common['shutdown-grace']);
+    return 0;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`${spec.name}: ${message}\n`);
+    return err instanceof ConfigError || isConfigMessage(message) ? 2 : 1;
+  }
+}
+
+async function build(spec: PluginCliSpec, values: RawValues, log: Logger): Promise<KeyProvider> {
+  try {
+    return await spec.buildProvider(values, log);
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err), { cause: err });
+  }
+}
+
+function waitForSignal(log: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      log.info({ signal }, 'shutting down: draining in-flight calls');
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+function isConfigMessage(message: string): boolean {
+  return message.startsWith('--') || message.startsWith(ENV_PREFIX);
+}
+
+function camel(name: string): string {
+  return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}

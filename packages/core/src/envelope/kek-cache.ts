@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { KmsError } from '../errors.js';
+import { KEY_BYTES } from './aead.js';
+
+/** Counts the cache reports (metrics wires these to prom-client). */
+export interface KekCacheEvents {
+  hit(): void;
+  miss(): void;
+  size(n: number): void;
+}
+
+/**
+ * A bounded LRU of unwrapped local KEKs, keyed by a hash of the wrapped bytes. Concurrent misses
+ * for the same wrapped KEK share one backend unwrap (a cold apiserver decrypting thousands of
+ * objects written under one KEK makes exactly one backend call). Keys are not zeroed on
+ * eviction: a caller may still hold the buffer, and JS cannot promise erasure anyway.
+ * Failures are not cached: the next request tries the backend again.
+ */
+export class KekCache {
+  private readonly lru: LRUCache<string, Buffer>;
+  private readonly inFlight = new Map<string, Promise<Buffer>>();
+
+  constructor(
+    max: number,
+    private readonly unwrap: (wrapped: Buffer) => Promise<Uint8Array>,
+    private readonly events: KekCacheEvents,
+  ) {
+    this.lru = new LRUCache<string, Buffer>({ max });
+  }
+
+  /** The unwrapped KEK for `wrapped`, from memory or from one coalesced backend call. */
+  async get(wrapped: Buffer): Promise<Buffer> {
+    const id = fingerprint(wrapped);
+    const cached = this.lru.get(id);
+    if (cached) {
+      this.events.hit();
+      return cached;
+    }
+    this.events.miss();
+    let pending = this.inFlight.get(id);
+    if (!pending) {
+      pending = this.load(id, wrapped).finally(() => this.inFlight.delete(id));
+      this.inFlight.set(id, pending);
+    }
+    return pending;
+  }
+
+  /** Remember a KEK this process just created, so reading fresh data needs no backend call. */
+  put(wrapped: Buffer, kek: Uint8Array): void {
+    this.lru.set(fingerprint(wrapped), Buffer.from(kek));
+    this.events.size(this.lru.size);
+  }
+
+  /** Forget every KEK (the backend key was revoked or disabled: stop serving from memory). */
+  clear(): void {
+    this.lru.clear();
+    this.events.size(0);
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  private async load(id: string, wrapped: Buffer): Promise<Buffer> {
+    const kek = Buffer.from(await this.unwrap(wrapped));
+    if (kek.length !== KEY_BYTES) {
+      throw new KmsError('corrupt-ciphertext', `unwrapped local KEK has ${kek.length} bytes, expected ${KEY_BYTES}`);
+    }
+    this.lru.set(id, kek);
+    this.events.size(this.lru.size);
+    return kek;
+  }
+}
+
+function fingerprint(wrapped: Uint8Array): string {
+  return createHash('sha256').update(wrapped).digest('base64url');
+}

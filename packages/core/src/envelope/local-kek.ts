@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { KEY_BYTES } from './aead.js';
+
+/** When the active local KEK is replaced by a fresh one (each replacement is one backend wrap). */
+export interface LocalKekLimits {
+  /** Maximum age of a local KEK, in milliseconds. */
+  readonly maxAgeMs: number;
+  /** Maximum number of seals under one local KEK. */
+  readonly maxUses: number;
+}
+
+/**
+ * Defaults. Each seal uses a random 96-bit GCM nonce; NIST SP 800-38D §8.3 caps a key at 2^32
+ * such invocations. 2^20 uses keeps the nonce-collision probability below 2^-57, while costing
+ * one backend wrap per million Encrypts. kube-apiserver's KMS v2 encrypts a seed only at start
+ * and on key_id change, so the one-day age limit is what normally rotates the KEK: it bounds
+ * how much data one leaked local KEK exposes without adding backend calls worth counting.
+ */
+export const DEFAULT_KEK_LIMITS: LocalKekLimits = { maxAgeMs: 24 * 60 * 60 * 1000, maxUses: 1 << 20 };
+
+/** The local KEK that currently seals new data. */
+export interface ActiveKek {
+  readonly keyId: string;
+  readonly kek: Buffer;
+  readonly wrapped: Buffer;
+  readonly createdAt: number;
+  uses: number;
+}
+
+export type KekRotationReason = 'first' | 'key-rotated' | 'max-age' | 'max-uses';
+
+/**
+ * Holds the active local KEK and decides when it must be replaced: when the backend key version
+ * (key_id) changes, after the maximum age and after the maximum number of uses. Concurrent callers
+ * that find it due share one creation (one backend wrap).
+ */
+export class LocalKekManager {
+  private active: ActiveKek | undefined;
+  private creating: { keyId: string; promise: Promise<ActiveKek> } | undefined;
+
+  constructor(
+    private readonly limits: LocalKekLimits,
+    private readonly wrap: (kek: Buffer) => Promise<Uint8Array>,
+    private readonly onCreated: (kek: ActiveKek, reason: KekRotationReason) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A KEK for one seal under `keyId`, counting the use. */
+  async take(keyId: string): Promise<ActiveKek> {
+    let kek = this.active;
+    const reason = this.dueReason(kek, keyId);
+    if (reason) kek = await this.create(keyId, reason);
+    if (!kek) throw new Error('unreachable: no active KEK');
+    kek.uses += 1;
+    return kek;
+  }
+
+  /** Whether a seal under `keyId` could be served now without a backend call. */
+  canSealWithoutBackend(keyId: string): boolean {
+    return this.dueReason(this.active, keyId) === undefined;
+  }
+
+  /** Drop the active KEK (the backend key was revoked or disabled). */
+  clear(): void {
+    this.active = undefined;
+  }
+
+  private dueReason(kek: ActiveKek | undefined, keyId: string): KekRotationReason | undefined {
+    if (!kek) return 'first';
+    if (kek.keyId !== keyId) return 'key-rotated';
+    if (this.now() - kek.createdAt >= this.limits.maxAgeMs) return 'max-age';
+    if (kek.uses >= this.limits.maxUses) return 'max-uses';
+    return undefined;
+  }
+
+  private create(keyId: string, reason: KekRotationReason): Promise<ActiveKek> {
+    if (this.creating?.keyId === keyId) return this.creating.promise;
+    const promise = (async () => {
+      const kek = randomBytes(KEY_BYTES);
+      const wrapped = Buffer.from(await this.wrap(kek));
+      const created: ActiveKek = { keyId, kek, wrapped, createdAt: this.now(), uses: 0 };
+      this.active = created;
+      this.onCreated(created, reason);
+      return created;
+    })().finally(() => {
+      if (this.creating?.promise === promise) this.creating = undefined;
+    });
+    this.creating = { keyId, promise };
+    return promise;
+  }
+}

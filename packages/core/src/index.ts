@@ -1,0 +1,26 @@
+// The public face of @k8s-kms/core. Named exports only: what is not listed here is internal.
+export { createPluginServer } from './plugin-server.js';
+export type { PluginServer, PluginServerOptions } from './plugin-server.js';
+export type { KeyProvider, KeyVersion, CallOptions, WrapOptions, WrapWithKeyOptions } from './provider.js';
+export { KmsError, needs, ERROR_CLASSES } from './errors.js';
+export type { ErrorClass } from './errors.js';
+export { GRPC_CODE } from './transport/grpc-status.js';
+export { deriveKeyId } from './key-id.js';
+export { Limits, isFqdn } from './contract-guard.js';
+export { Format, KEK_ANNOTATION } from './envelope/format.js';
+export { seal, open, KEY_BYTES } from './envelope/aead.js';
+export type { KekMode } from './envelope/envelope.js';
+export { DEFAULT_KEK_LIMITS } from './envelope/local-kek.js';
+export type { LocalKekLimits } from './envelope/local-kek.js';
+export { DEFAULT_REMOTE_POLICY } from './remote-policy.js';
+export type { RemotePolicyOptions } from './remote-policy.js';
+export { PluginMetrics } from './ops/metrics.js';
+export { createLogger } from './ops/logger.js';
+export type { Logger } from './ops/logger.js';
+export { runPluginCli } from './cli/run-plugin.js';
+export type { PluginCliSpec, OptionDef, RawValues } from './cli/run-plugin.js';
+export { parseDuration } from './cli/duration.js';
+export { createKmsClient } from './client/kms-client.js';
+export type { KmsClient, ServiceError } from './client/kms-client.js';
+export { KeyManagementServiceClient as KmsV2Client } from './gen/kms/v2/api.js';
+export { KeyManagementServiceClient as KmsV1beta1Client } from './gen/kms/v1beta1/api.js';

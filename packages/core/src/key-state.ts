@@ -1,0 +1,122 @@
+import type { Logger } from 'pino';
+import type { Backend } from './backend.js';
+import { KmsError } from './errors.js';
+import { deriveKeyId } from './key-id.js';
+import { checkKeyId, KeyIdRegistry } from './contract-guard.js';
+import type { KeyVersion } from './provider.js';
+
+/** The backend key that encrypts now, as last seen by the refresher. */
+export interface KeyState {
+  readonly keyId: string;
+  readonly version: KeyVersion;
+}
+
+/** Intervals of the background refresher. */
+export interface RefreshOptions {
+  /** How often to ask the backend for its current key version (kube-apiserver polls Status every ~60 s). */
+  readonly intervalMs: number;
+  /** The first retry after a failure; doubles up to `intervalMs`. */
+  readonly retryMs: number;
+}
+
+export interface KeyStateEvents {
+  /** The key_id changed (backend rotation), or became known. */
+  keyChanged(next: KeyState, previous: KeyState | undefined): void;
+  /** The backend says the key must no longer be used (revoked, disabled, permission removed). */
+  keyRevoked(reason: string): void;
+  refreshed(ok: boolean): void;
+}
+
+/**
+ * Asks the backend for its current key version in the background, so that Status never calls the
+ * backend. Keeps the last known key while the backend is unreachable; sooner retries after a
+ * failure. Derives the key_id and refuses to hand out one key_id for two key versions.
+ */
+export class KeyStateRefresher {
+  private state: KeyState | undefined;
+  private lastError: KmsError | undefined;
+  private lastSuccessAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private running: Promise<void> | undefined;
+  private readonly registry = new KeyIdRegistry();
+  private readonly stopper = new AbortController();
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly opts: RefreshOptions,
+    private readonly events: KeyStateEvents,
+    private readonly log: Logger,
+  ) {}
+
+  /** The current key, or undefined while none was ever seen. */
+  get current(): KeyState | undefined {
+    return this.state;
+  }
+
+  /** Why the last refresh failed, if it did. */
+  get error(): KmsError | undefined {
+    return this.lastError;
+  }
+
+  /** Milliseconds since the epoch of the last successful refresh (0: never). */
+  get lastSuccess(): number {
+    return this.lastSuccessAt;
+  }
+
+  /** First refresh (awaited, failures only recorded), then refresh on a timer. */
+  async start(): Promise<void> {
+    await this.refresh();
+  }
+
+  /** Refresh now (coalesced with a refresh already running), then reschedule. */
+  refresh(): Promise<void> {
+    this.running ??= this.doRefresh().finally(() => {
+      this.running = undefined;
+      this.schedule();
+    });
+    return this.running;
+  }
+
+  stop(): void {
+    this.stopper.abort();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    if (this.stopper.signal.aborted) return;
+    if (this.timer) clearTimeout(this.timer);
+    const delay = this.failures === 0 ? this.opts.intervalMs : Math.min(this.opts.intervalMs, this.opts.retryMs * 2 ** (this.failures - 1));
+    this.timer = setTimeout(() => void this.refresh(), delay);
+    this.timer.unref();
+  }
+
+  private async doRefresh(): Promise<void> {
+    try {
+      const version = await this.backend.currentKey(this.stopper.signal);
+      const keyId = deriveKeyId(this.backend.kind, version.id);
+      checkKeyId(keyId);
+      this.registry.remember(keyId, version.id);
+      const previous = this.state;
+      this.state = { keyId, version };
+      this.lastError = undefined;
+      this.lastSuccessAt = Date.now();
+      this.failures = 0;
+      if (version.unusableReason) this.events.keyRevoked(version.unusableReason);
+      if (previous?.keyId !== keyId) {
+        this.log.info({ keyId, previousKeyId: previous?.keyId }, previous ? 'backend key rotated' : 'backend key known');
+        this.events.keyChanged(this.state, previous);
+      }
+      this.events.refreshed(true);
+    } catch (err) {
+      if (this.stopper.signal.aborted) return;
+      const error = KmsError.from(err);
+      this.lastError = error;
+      this.failures += 1;
+      if (error.errorClass === 'user-induced') this.events.keyRevoked(error.message);
+      this.log.warn({ errorClass: error.errorClass, err: error.message }, 'backend key refresh failed');
+      this.events.refreshed(false);
+    }
+  }
+}

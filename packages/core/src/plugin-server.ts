@@ -1,0 +1,158 @@
+import type { Logger } from 'pino';
+import { Backend } from './backend.js';
+import { Envelope, type KekMode } from './envelope/envelope.js';
+import { KekCache } from './envelope/kek-cache.js';
+import { Aad } from './envelope/format.js';
+import { DEFAULT_KEK_LIMITS, LocalKekManager, type LocalKekLimits } from './envelope/local-kek.js';
+import { KeyStateRefresher, type RefreshOptions } from './key-state.js';
+import { KmsService, type StatusVersion } from './kms-service.js';
+import { HealthServer, parseHealthAddress } from './ops/health-server.js';
+import { createLogger } from './ops/logger.js';
+import { PluginMetrics } from './ops/metrics.js';
+import type { KeyProvider } from './provider.js';
+import { DEFAULT_REMOTE_POLICY, RemotePolicy, type RemotePolicyOptions } from './remote-policy.js';
+import { v1Handlers, v2Handlers } from './transport/grpc-services.js';
+import { formatListenAddress, parseListenAddress } from './transport/listen-address.js';
+import { SocketServer } from './transport/socket-server.js';
+
+/** Options of {@link createPluginServer}. Only `provider` and `listenAddr` are required. */
+export interface PluginServerOptions {
+  readonly provider: KeyProvider;
+  /** `unix:///path/to/socket.sock` or `unix:///@abstract-name`. */
+  readonly listenAddr: string;
+  /** Socket file mode (default 0o600). */
+  readonly socketMode?: number;
+  /** `host:port` of /livez, /readyz, /healthz, /metrics; "off" (the default here) to disable. */
+  readonly healthAddr?: string;
+  /** Serve only KMS v2. */
+  readonly disableV1?: boolean;
+  /** What Status reports as version (default "v2"). */
+  readonly statusVersion?: StatusVersion;
+  /** "local" (default) or "direct". */
+  readonly kekMode?: KekMode;
+  readonly kekLimits?: Partial<LocalKekLimits>;
+  /** Unwrapped local KEKs kept in memory (default 1000). */
+  readonly kekCacheSize?: number;
+  readonly refresh?: Partial<RefreshOptions>;
+  readonly remote?: Partial<Omit<RemotePolicyOptions, 'rateLimit'>> & { rateLimit?: Partial<RemotePolicyOptions['rateLimit']> };
+  /** Default: pino at "info" on stdout. */
+  readonly logger?: Logger;
+  /** Default: a fresh registry. */
+  readonly metrics?: PluginMetrics;
+  readonly runtimeVersion?: string;
+}
+
+/** A running (or ready to run) plugin. */
+export interface PluginServer {
+  /** First key refresh, then listen on the socket and the health address. */
+  start(): Promise<void>;
+  /** Drain in-flight calls for up to `graceMs`, remove the socket, close the provider. */
+  stop(graceMs?: number): Promise<void>;
+  /** The socket address as written in an EncryptionConfiguration. */
+  readonly socketAddress: string;
+  /** The bound health address (after start), or undefined when disabled. */
+  readonly healthAddress: string | undefined;
+  readonly metrics: PluginMetrics;
+  /** Ask the backend for its current key now, instead of at the next interval. */
+  refreshKey(): Promise<void>;
+}
+
+/**
+ * Build a KMS plugin server around any {@link KeyProvider}: the library face of k8s-kms.
+ *
+ * @example
+ * const server = createPluginServer({ provider: myProvider, listenAddr: 'unix:///run/kms/socket.sock' });
+ * await server.start();
+ */
+export function createPluginServer(opts: PluginServerOptions): PluginServer {
+  const address = parseListenAddress(opts.listenAddr);
+  const health = parseHealthAddress(opts.healthAddr ?? 'off');
+  const log = opts.logger ?? createLogger({ level: 'info', name: `kms-plugin-${opts.provider.kind}` });
+  const metrics = opts.metrics ?? new PluginMetrics();
+  const remote: RemotePolicyOptions = {
+    ...DEFAULT_REMOTE_POLICY,
+    ...opts.remote,
+    rateLimit: { ...DEFAULT_REMOTE_POLICY.rateLimit, ...opts.remote?.rateLimit },
+  };
+  const refreshOpts: RefreshOptions = { intervalMs: 60_000, retryMs: 5_000, ...opts.refresh };
+  const backend = new Backend(opts.provider, new RemotePolicy(remote, metrics));
+
+  const cache = new KekCache(opts.kekCacheSize ?? 1000, (wrapped) => backend.unwrap(wrapped, Aad.localKek), metrics.kekCache);
+  const keks = new LocalKekManager(
+    { ...DEFAULT_KEK_LIMITS, ...opts.kekLimits },
+    (kek) => backend.wrap(kek, requireKey().version, Aad.localKek),
+    (created, reason) => {
+      cache.put(created.wrapped, created.kek);
+      metrics.kekRotated(reason);
+      log.info({ keyId: created.keyId, reason }, 'new local KEK');
+    },
+  );
+  const envelope = new Envelope(opts.kekMode ?? 'local', backend, keks, cache);
+  const refresher = new KeyStateRefresher(
+    backend,
+    refreshOpts,
+    {
+      keyChanged: (next) => metrics.currentKey(opts.provider.kind, next.keyId),
+      keyRevoked: (reason) => {
+        if (cache.size > 0) log.warn({ reason }, 'backend key revoked or unusable: forgetting local KEKs');
+        envelope.forget();
+      },
+      refreshed: (ok) => metrics.refreshed(ok),
+    },
+    log,
+  );
+  const requireKey = () => {
+    const key = refresher.current;
+    if (!key) throw new Error('unreachable: local KEK requested before a key is known');
+    return key;
+  };
+  const service = new KmsService({
+    refresher,
+    envelope,
+    statusVersion: opts.statusVersion ?? 'v2',
+    runtimeName: `k8s-kms-${opts.provider.kind}`,
+    runtimeVersion: opts.runtimeVersion ?? '0.0.0',
+    staleAfterMs: 2 * refreshOpts.intervalMs + remote.timeoutMs,
+  });
+  const deps = { service, metrics, log };
+  const socket = new SocketServer({
+    address,
+    socketMode: opts.socketMode ?? 0o600,
+    v2: v2Handlers(deps),
+    ...(opts.disableV1 ? {} : { v1: v1Handlers(deps) }),
+    log,
+  });
+  const healthServer = health
+    ? new HealthServer(
+        {
+          live: () => (socket.isListening ? undefined : 'socket not serving'),
+          ready: () => (socket.isListening ? service.ready() : 'socket not serving'),
+          backend: () => service.backendProblem(),
+        },
+        metrics,
+      )
+    : undefined;
+  let healthAddress: string | undefined;
+
+  return {
+    socketAddress: formatListenAddress(address),
+    get healthAddress() {
+      return healthAddress;
+    },
+    metrics,
+    async start() {
+      await refresher.start();
+      await socket.listen();
+      if (healthServer && health) healthAddress = await healthServer.listen(health.host, health.port);
+      log.info({ listenAddr: formatListenAddress(address), healthAddr: healthAddress, kekMode: opts.kekMode ?? 'local', v1: !opts.disableV1 }, 'serving');
+    },
+    async stop(graceMs = 10_000) {
+      refresher.stop();
+      await socket.close(graceMs);
+      await healthServer?.close();
+      await opts.provider.close?.();
+      log.info('stopped');
+    },
+    refreshKey: () => refresher.refresh(),
+  };
+}

@@ -1,0 +1,149 @@
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  TaskCancelledError,
+  TimeoutStrategy,
+  bulkhead,
+  circuitBreaker,
+  handleWhen,
+  retry,
+  timeout,
+  wrap,
+  type IPolicy,
+} from 'cockatiel';
+import { KmsError, type ErrorClass } from './errors.js';
+import { RateLimiter, type RateLimitOptions } from './rate-limiter.js';
+
+/** The backend operations core performs; metrics label by these. */
+export type BackendOperation = 'current-key' | 'wrap' | 'unwrap';
+
+/** Every knob of the remote call policy (each is a CLI flag). */
+export interface RemotePolicyOptions {
+  /** Deadline of one attempt. */
+  readonly timeoutMs: number;
+  /** Attempts after the first, for retryable classes (throttled, unavailable) only. */
+  readonly retries: number;
+  /** First backoff delay; later ones grow exponentially with decorrelated jitter. */
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly rateLimit: RateLimitOptions;
+  /** Backend calls in flight at once; more wait in a queue of `maxQueue`, beyond that fail as throttled. */
+  readonly maxConcurrency: number;
+  readonly maxQueue: number;
+  /** Consecutive failures (unavailable/throttled) that open the circuit breaker. */
+  readonly breakerThreshold: number;
+  /** How long the breaker stays open before one trial call. */
+  readonly breakerHalfOpenAfterMs: number;
+}
+
+export const DEFAULT_REMOTE_POLICY: RemotePolicyOptions = {
+  timeoutMs: 2000,
+  retries: 2,
+  retryBaseMs: 50,
+  retryMaxMs: 1000,
+  rateLimit: { perSecond: 100, burst: 200, maxWaitMs: 250 },
+  maxConcurrency: 32,
+  maxQueue: 1000,
+  breakerThreshold: 5,
+  breakerHalfOpenAfterMs: 10_000,
+};
+
+/** What the policy reports (metrics implements it). */
+export interface RemoteCallObserver {
+  call(op: BackendOperation, result: 'ok' | ErrorClass, seconds: number): void;
+  rejected(op: BackendOperation, reason: 'rate-limit' | 'concurrency' | 'circuit-open'): void;
+  breaker(state: 'closed' | 'open' | 'half-open'): void;
+}
+
+/**
+ * The one path every backend call takes: retry (retryable classes only, exponential backoff with
+ * jitter) → circuit breaker → concurrency cap → rate limit → per-attempt timeout → the call.
+ * The rate limit and concurrency cap sit inside the retry so that retries count against them too.
+ */
+export class RemotePolicy {
+  private readonly outer: IPolicy;
+  private readonly attemptTimeout;
+  private readonly limiter: RateLimiter;
+
+  constructor(
+    private readonly opts: RemotePolicyOptions,
+    private readonly observer: RemoteCallObserver,
+  ) {
+    const retryable = handleWhen((err) => err instanceof KmsError && err.retryable);
+    const backendDown = handleWhen(
+      (err) => err instanceof KmsError && (err.errorClass === 'unavailable' || err.errorClass === 'throttled'),
+    );
+    const breaker = circuitBreaker(backendDown, {
+      halfOpenAfter: opts.breakerHalfOpenAfterMs,
+      breaker: new ConsecutiveBreaker(opts.breakerThreshold),
+    });
+    breaker.onStateChange((state) => observer.breaker(breakerStateName(state)));
+    this.outer = wrap(
+      retry(retryable, {
+        maxAttempts: opts.retries,
+        backoff: new ExponentialBackoff({ initialDelay: opts.retryBaseMs, maxDelay: opts.retryMaxMs }),
+      }),
+      breaker,
+      bulkhead(opts.maxConcurrency, opts.maxQueue),
+    );
+    this.attemptTimeout = timeout(opts.timeoutMs, TimeoutStrategy.Aggressive);
+    this.limiter = new RateLimiter(opts.rateLimit);
+  }
+
+  /** Run `fn` under the policy. Always rejects with a {@link KmsError}. */
+  async execute<T>(op: BackendOperation, fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    try {
+      return await this.outer.execute(async ({ signal: attemptSignal }) => {
+        try {
+          await this.limiter.take(attemptSignal);
+        } catch (err) {
+          if (err instanceof KmsError) this.observer.rejected(op, 'rate-limit');
+          throw this.classify(err, signal);
+        }
+        const started = performance.now();
+        try {
+          const result = await this.attemptTimeout.execute(({ signal: s }) => fn(s), attemptSignal);
+          this.observer.call(op, 'ok', (performance.now() - started) / 1000);
+          return result;
+        } catch (err) {
+          const classified = this.classify(err, signal);
+          this.observer.call(op, classified.errorClass, (performance.now() - started) / 1000);
+          throw classified;
+        }
+      }, signal);
+    } catch (err) {
+      if (err instanceof BrokenCircuitError) this.observer.rejected(op, 'circuit-open');
+      if (err instanceof BulkheadRejectedError) this.observer.rejected(op, 'concurrency');
+      throw this.classify(err, signal);
+    }
+  }
+
+  private classify(err: unknown, callerSignal: AbortSignal | undefined): KmsError {
+    if (err instanceof KmsError) return err;
+    if (err instanceof BrokenCircuitError) {
+      return new KmsError('unavailable', 'backend circuit breaker is open after repeated failures', { cause: err });
+    }
+    if (err instanceof BulkheadRejectedError) {
+      return new KmsError('throttled', `more than ${this.opts.maxConcurrency + this.opts.maxQueue} backend calls waiting`, {
+        cause: err,
+        retryable: false,
+      });
+    }
+    if (callerSignal?.aborted) {
+      return new KmsError('unavailable', 'request cancelled or past its deadline', { cause: err, retryable: false });
+    }
+    if (err instanceof TaskCancelledError || (err instanceof Error && err.name === 'AbortError')) {
+      return new KmsError('unavailable', `backend call timed out after ${this.opts.timeoutMs} ms`, { cause: err });
+    }
+    return KmsError.from(err, 'backend call failed');
+  }
+}
+
+function breakerStateName(state: CircuitState): 'closed' | 'open' | 'half-open' {
+  if (state === CircuitState.Open || state === CircuitState.Isolated) return 'open';
+  if (state === CircuitState.HalfOpen) return 'half-open';
+  return 'closed';
+}

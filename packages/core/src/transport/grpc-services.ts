@@ -1,0 +1,92 @@
+import type { handleUnaryCall, ServerUnaryCall } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { KmsError } from '../errors.js';
+import type { KmsService } from '../kms-service.js';
+import type { PluginMetrics } from '../ops/metrics.js';
+import * as v1 from '../gen/kms/v1beta1/api.js';
+import * as v2 from '../gen/kms/v2/api.js';
+import { codeName, GRPC_CODE } from './grpc-status.js';
+
+interface Deps {
+  readonly service: KmsService;
+  readonly metrics: PluginMetrics;
+  readonly log: Logger;
+}
+
+/** The KMS v2 service implementation for grpc-js: decode, call the service, map errors once. */
+export function v2Handlers(deps: Deps): v2.KeyManagementServiceServer {
+  return {
+    status: unary(deps, 'v2', 'Status', () => {
+      const s = deps.service.status();
+      return { version: s.version, healthz: s.healthz, keyId: s.keyId };
+    }),
+    encrypt: unary(deps, 'v2', 'Encrypt', async (req: v2.EncryptRequest, signal) => {
+      const out = await deps.service.encrypt(req.plaintext, signal);
+      return { ciphertext: out.ciphertext, keyId: out.keyId, annotations: out.annotations };
+    }),
+    decrypt: unary(deps, 'v2', 'Decrypt', async (req: v2.DecryptRequest, signal) => ({
+      plaintext: await deps.service.decrypt(req.ciphertext, req.keyId, req.annotations, signal),
+    })),
+  };
+}
+
+/** The KMS v1beta1 service implementation for grpc-js. */
+export function v1Handlers(deps: Deps): v1.KeyManagementServiceServer {
+  return {
+    version: unary(deps, 'v1beta1', 'Version', () => deps.service.version()),
+    encrypt: unary(deps, 'v1beta1', 'Encrypt', async (req: v1.EncryptRequest, signal) => ({
+      cipher: await deps.service.encryptV1(req.plain, signal),
+    })),
+    decrypt: unary(deps, 'v1beta1', 'Decrypt', async (req: v1.DecryptRequest, signal) => ({
+      plain: await deps.service.decryptV1(req.cipher, signal),
+    })),
+  };
+}
+
+function unary<Req, Res>(
+  deps: Deps,
+  api: 'v2' | 'v1beta1',
+  method: string,
+  fn: (req: Req, signal: AbortSignal) => Res | Promise<Res>,
+): handleUnaryCall<Req, Res> {
+  return (call: ServerUnaryCall<Req, Res>, callback) => {
+    const started = performance.now();
+    const abort = new AbortController();
+    const onCancel = (): void => abort.abort();
+    call.once('cancelled', onCancel);
+    const deadline = call.getDeadline();
+    const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+    const timer = Number.isFinite(deadlineMs) ? setTimeout(onCancel, Math.max(0, deadlineMs - Date.now())) : undefined;
+    timer?.unref();
+    const uid = uidOf(call.request);
+
+    Promise.resolve()
+      .then(() => fn(call.request, abort.signal))
+      .then(
+        (res) => {
+          const seconds = (performance.now() - started) / 1000;
+          deps.metrics.grpc(api, method, 'OK', seconds);
+          if (method !== 'Status') deps.log.debug({ api, method, uid, ms: seconds * 1000 }, 'request served');
+          callback(null, res);
+        },
+        (err: unknown) => {
+          const error = KmsError.from(err);
+          const code = GRPC_CODE[error.errorClass];
+          const seconds = (performance.now() - started) / 1000;
+          deps.metrics.grpc(api, method, codeName(code), seconds);
+          deps.log.warn({ api, method, uid, errorClass: error.errorClass, code: codeName(code), err: error.message }, 'request failed');
+          callback({ code, details: error.message });
+        },
+      )
+      .finally(() => {
+        if (timer) clearTimeout(timer);
+        call.off('cancelled', onCancel);
+      });
+  };
+}
+
+/** The apiserver's request uid (v2 only), trimmed: it is only for correlating logs. */
+function uidOf(request: unknown): string | undefined {
+  const uid = (request as { uid?: unknown } | null)?.uid;
+  return typeof uid === 'string' && uid.length > 0 ? uid.slice(0, 64) : undefined;
+}

@@ -1,0 +1,24 @@
+import type { OptionDef } from '@k8s-kms/core';
+
+/** The flags of kms-plugin-local, beyond the common ones. */
+export const LOCAL_OPTIONS: readonly OptionDef[] = [
+  {
+    name: 'key-file',
+    value: 'path',
+    required: true,
+    help: 'keyring file (created 0600 with a fresh key if missing; refused if group/world accessible)',
+  },
+  { name: 'no-create', help: 'fail instead of creating a missing key file' },
+];
+
+export interface LocalConfig {
+  readonly keyFile: string;
+  readonly create: boolean;
+}
+
+/** Validate the resolved values of the local flags. */
+export function parseLocalConfig(values: Readonly<Record<string, string | boolean | undefined>>): LocalConfig {
+  const keyFile = values['key-file'];
+  if (typeof keyFile !== 'string' || keyFile === '') throw new Error('--key-file is required');
+  return { keyFile, create: values['no-create'] !== true };
+}

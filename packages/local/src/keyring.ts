@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join, basename } from 'node:path';
+import { z } from 'zod';
+
+/** One AES-256 key version of the keyring. */
+export interface KeyringKey {
+  /** 1, 2, 3...: the highest encrypts. */
+  readonly version: number;
+  /** Random and never reused, so a re-created key file yields new key_ids. */
+  readonly id: string;
+  readonly createdAt: string;
+  readonly key: Buffer;
+}
+
+export const KEYRING_FORMAT = 'k8s-kms-local-keyring/v1';
+
+const fileSchema = z.object({
+  format: z.literal(KEYRING_FORMAT),
+  keys: z
+    .array(
+      z.object({
+        version: z.number().int().positive(),
+        id: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/),
+        createdAt: z.string(),
+        key: z.string().refine((k) => Buffer.from(k, 'base64').length === 32, 'must be 32 bytes, base64'),
+      }),
+    )
+    .min(1),
+});
+
+/** Why a key file cannot be used; the message names the file and the cause, never key bytes. */
+export class KeyFileError extends Error {
+  override readonly name = 'KeyFileError';
+}
+
+/**
+ * Read and check the keyring. A file readable or writable by group or others is refused:
+ * anyone who reads it can decrypt every Secret.
+ */
+export async function readKeyring(path: string): Promise<KeyringKey[]> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (err) {
+    throw new KeyFileError(`key file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  if (!info.isFile()) throw new KeyFileError(`key file ${path} is not a regular file`);
+  if ((info.mode & 0o077) !== 0) {
+    throw new KeyFileError(`key file ${path} has mode 0${(info.mode & 0o777).toString(8)}; it must not be accessible to group or others (chmod 600)`);
+  }
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new KeyFileError(`key file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  let parsed;
+  try {
+    parsed = fileSchema.parse(JSON.parse(text));
+  } catch {
+    throw new KeyFileError(`key file ${path} is not a ${KEYRING_FORMAT} keyring`);
+  }
+  const versions = new Set(parsed.keys.map((k) => k.version));
+  if (versions.size !== parsed.keys.length) throw new KeyFileError(`key file ${path} repeats a key version`);
+  return parsed.keys
+    .map((k) => ({ version: k.version, id: k.id, createdAt: k.createdAt, key: Buffer.from(k.key, 'base64') }))
+    .sort((a, b) => a.version - b.version);
+}
+
+/** Create a keyring with one fresh key, mode 0600, unless the file already exists. Returns true if created. */
+export async function createKeyringIfMissing(path: string): Promise<boolean> {
+  try {
+    await writeNew(path, [newKey(1)], 'wx');
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new KeyFileError(`cannot create key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** Add a new newest key version (atomically: write a 0600 temp file, then rename). */
+export async function rotateKeyring(path: string): Promise<KeyringKey> {
+  const keys = await readKeyring(path);
+  const next = newKey((keys.at(-1)?.version ?? 0) + 1);
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    await writeNew(tmp, [...keys, next], 'wx');
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw new KeyFileError(`cannot rotate key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return next;
+}
+
+function newKey(version: number): KeyringKey {
+  return { version, id: randomBytes(16).toString('base64url'), createdAt: new Date().toISOString(), key: randomBytes(32) };
+}
+
+async function writeNew(path: string, keys: readonly KeyringKey[], flags: 'wx'): Promise<void> {
+  const body = JSON.stringify(
+    { format: KEYRING_FORMAT, keys: keys.map((k) => ({ version: k.version, id: k.id, createdAt: k.createdAt, key: k.key.toString('base64') })) },
+    null,
+    2,
+  );
+  const handle = await open(path, flags, 0o600);
+  try {
+    await handle.writeFile(`${body}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

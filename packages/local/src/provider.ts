@@ -1,0 +1,78 @@
+import { stat } from 'node:fs/promises';
+import { KmsError, open, seal, type CallOptions, type KeyProvider, type KeyVersion, type WrapOptions, type WrapWithKeyOptions } from '@k8s-kms/core';
+import { KeyFileError, readKeyring, type KeyringKey } from './keyring.js';
+
+/** First byte of what this provider's wrap returns. */
+const WRAP_FORMAT = 0x01;
+const LABEL = Buffer.from('k8s-kms/local-provider/1\0', 'utf8');
+
+/**
+ * The `local` backend: AES-256-GCM under the newest key of a keyring file; every key version
+ * decrypts. The file is re-read when it changes, so `kms-plugin-local rotate` takes effect at
+ * the next refresh without a restart.
+ */
+export class LocalKeyProvider implements KeyProvider {
+  readonly kind = 'local';
+  private keys: KeyringKey[] = [];
+  private loadedStamp = '';
+
+  private constructor(private readonly path: string) {}
+
+  /** Open the keyring at `path` (it must exist and be 0600). */
+  static async open(path: string): Promise<LocalKeyProvider> {
+    const provider = new LocalKeyProvider(path);
+    await provider.reload();
+    return provider;
+  }
+
+  async currentKey(_opts: CallOptions): Promise<KeyVersion> {
+    await this.reload();
+    return { id: this.newest().id };
+  }
+
+  async wrap(plaintext: Uint8Array, opts: WrapWithKeyOptions): Promise<Uint8Array> {
+    const key = this.keys.find((k) => k.id === opts.key.id);
+    if (!key) throw new KmsError('internal', 'the key version to wrap under is no longer in the keyring');
+    const id = Buffer.from(key.id, 'ascii');
+    return Buffer.concat([Buffer.of(WRAP_FORMAT, id.length), id, seal(key.key, plaintext, aad(id, opts.aad))]);
+  }
+
+  async unwrap(wrapped: Uint8Array, opts: WrapOptions): Promise<Uint8Array> {
+    const buf = Buffer.from(wrapped);
+    const idLength = buf[1] ?? 0;
+    if (buf[0] !== WRAP_FORMAT || idLength === 0 || buf.length < 2 + idLength) {
+      throw new KmsError('corrupt-ciphertext', 'local wrapped key has an unknown format');
+    }
+    const id = buf.subarray(2, 2 + idLength);
+    let key = this.keys.find((k) => id.equals(Buffer.from(k.id, 'ascii')));
+    if (!key) {
+      await this.reload().catch(() => undefined); // a key added by another replica's rotate
+      key = this.keys.find((k) => id.equals(Buffer.from(k.id, 'ascii')));
+    }
+    if (!key) throw new KmsError('corrupt-ciphertext', 'local wrapped key names a key version the keyring does not hold');
+    return open(key.key, buf.subarray(2 + idLength), aad(id, opts.aad), 'local wrapped key');
+  }
+
+  private newest(): KeyringKey {
+    const key = this.keys.at(-1);
+    if (!key) throw new KmsError('user-induced', 'keyring holds no keys');
+    return key;
+  }
+
+  private async reload(): Promise<void> {
+    try {
+      const info = await stat(this.path);
+      const stamp = `${info.ino}:${info.size}:${info.mtimeMs}:${info.mode}`;
+      if (stamp === this.loadedStamp) return;
+      this.keys = await readKeyring(this.path);
+      this.loadedStamp = stamp;
+    } catch (err) {
+      const message = err instanceof KeyFileError ? err.message : `key file ${this.path} cannot be read`;
+      throw new KmsError('user-induced', message, { cause: err });
+    }
+  }
+}
+
+function aad(id: Buffer, callerAad: Uint8Array): Buffer {
+  return Buffer.concat([LABEL, id, Buffer.of(0), callerAad]);
+}

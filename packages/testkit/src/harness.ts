@@ -1,0 +1,62 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createKmsClient, createLogger, createPluginServer, type KeyProvider, type KmsClient, type PluginServer, type PluginServerOptions } from '@k8s-kms/core';
+
+/** Everything a plugin wrote to its log, for checks that no secret leaked. */
+export class LogCapture extends Writable {
+  text = '';
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString('utf8');
+    done();
+  }
+}
+
+/** A plugin served on a real socket in a temp dir, with a real gRPC client and captured logs. */
+export interface RunningPlugin {
+  readonly server: PluginServer;
+  readonly client: KmsClient;
+  readonly socketPath: string;
+  readonly logs: LogCapture;
+  stop(): Promise<void>;
+}
+
+/** Start `provider` behind core on a fresh socket; logs at debug level are captured. */
+export async function startPlugin(
+  provider: KeyProvider,
+  opts: Partial<Omit<PluginServerOptions, 'provider' | 'listenAddr'>> = {},
+): Promise<RunningPlugin> {
+  const dir = await mkdtemp(join(tmpdir(), 'k8s-kms-'));
+  const socketPath = join(dir, 'kms.sock');
+  const logs = new LogCapture();
+  const server = createPluginServer({
+    provider,
+    listenAddr: `unix://${socketPath}`,
+    logger: createLogger({ level: 'debug', name: 'test', destination: logs }),
+    ...opts,
+  });
+  await server.start();
+  const client = createKmsClient(server.socketAddress, { timeoutMs: 10_000 });
+  return {
+    server,
+    client,
+    socketPath,
+    logs,
+    async stop() {
+      client.close();
+      await server.stop(1000);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The gRPC status code of a rejected call (undefined if it did not reject). */
+export async function codeOf(promise: Promise<unknown>): Promise<number | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (err) {
+    return (err as { code?: number }).code;
+  }
+}
