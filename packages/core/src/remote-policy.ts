@@ -4,16 +4,14 @@ import {
   CircuitState,
   ConsecutiveBreaker,
   ExponentialBackoff,
-  TaskCancelledError,
-  TimeoutStrategy,
   bulkhead,
   circuitBreaker,
   handleWhen,
   retry,
-  timeout,
   wrap,
   type IPolicy,
 } from 'cockatiel';
+import { raceAbort } from './abortable.js';
 import { KmsError, type ErrorClass } from './errors.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limiter.js';
 
@@ -60,12 +58,11 @@ export interface RemoteCallObserver {
 
 /**
  * The one path every backend call takes: retry (retryable classes only, exponential backoff with
- * jitter) → circuit breaker → concurrency cap → rate limit → per-attempt timeout → the call.
+ * jitter) → circuit breaker → concurrency cap → rate limit → per-attempt deadline → the call.
  * The rate limit and concurrency cap sit inside the retry so that retries count against them too.
  */
 export class RemotePolicy {
   private readonly outer: IPolicy;
-  private readonly attemptTimeout;
   private readonly limiter: RateLimiter;
 
   constructor(
@@ -89,7 +86,6 @@ export class RemotePolicy {
       breaker,
       bulkhead(opts.maxConcurrency, opts.maxQueue),
     );
-    this.attemptTimeout = timeout(opts.timeoutMs, TimeoutStrategy.Aggressive);
     this.limiter = new RateLimiter(opts.rateLimit);
   }
 
@@ -104,12 +100,15 @@ export class RemotePolicy {
           throw this.classify(err, signal);
         }
         const started = performance.now();
+        const deadline = AbortSignal.timeout(this.opts.timeoutMs);
+        const attempt = AbortSignal.any([attemptSignal, deadline]);
         try {
-          const result = await this.attemptTimeout.execute(({ signal: s }) => fn(s), attemptSignal);
+          const result = await raceAbort(fn(attempt), attempt);
           this.observer.call(op, 'ok', (performance.now() - started) / 1000);
           return result;
         } catch (err) {
-          const classified = this.classify(err, signal);
+          const timedOut = deadline.aborted && !attemptSignal.aborted;
+          const classified = timedOut ? this.timedOut(err) : this.classify(err, signal);
           this.observer.call(op, classified.errorClass, (performance.now() - started) / 1000);
           throw classified;
         }
@@ -135,10 +134,11 @@ export class RemotePolicy {
     if (callerSignal?.aborted) {
       return new KmsError('unavailable', 'request cancelled or past its deadline', { cause: err, retryable: false });
     }
-    if (err instanceof TaskCancelledError || (err instanceof Error && err.name === 'AbortError')) {
-      return new KmsError('unavailable', `backend call timed out after ${this.opts.timeoutMs} ms`, { cause: err });
-    }
     return KmsError.from(err, 'backend call failed');
+  }
+
+  private timedOut(cause: unknown): KmsError {
+    return new KmsError('unavailable', `backend call timed out after ${this.opts.timeoutMs} ms`, { cause });
   }
 }
 

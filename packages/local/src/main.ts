@@ -20,6 +20,7 @@ await runPluginCli({
     return LocalKeyProvider.open(config.keyFile);
   },
   addCommands(program) {
+    program.enablePositionalOptions(); // `rotate --key-file` belongs to rotate, not to the server
     program
       .command('rotate')
       .description('add a new key version to the keyring; a running plugin uses it from its next refresh')

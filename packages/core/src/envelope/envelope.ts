@@ -65,7 +65,7 @@ export class Envelope {
     if (format === Format.v2Direct) {
       return this.backend.unwrap(body, Aad.v2(format, keyId), signal);
     }
-    const kek = await this.cache.get(decodeKekAnnotation(annotations[KEK_ANNOTATION]));
+    const kek = await this.cache.get(decodeKekAnnotation(annotations[KEK_ANNOTATION]), signal);
     return open(kek, body, Aad.v2(format, keyId), 'v2 ciphertext');
   }
 
@@ -83,7 +83,7 @@ export class Envelope {
       return this.backend.unwrap(ciphertext.subarray(1), Aad.v1(format), signal);
     }
     const { wrappedKek, sealed } = decodeV1Local(ciphertext);
-    const kek = await this.cache.get(wrappedKek);
+    const kek = await this.cache.get(wrappedKek, signal);
     return open(kek, sealed, Aad.v1(format), 'v1beta1 ciphertext');
   }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { raceAbort } from '../abortable.js';
 import { KmsError } from '../errors.js';
 import { KEY_BYTES } from './aead.js';
 
@@ -29,8 +30,11 @@ export class KekCache {
     this.lru = new LRUCache<string, Buffer>({ max });
   }
 
-  /** The unwrapped KEK for `wrapped`, from memory or from one coalesced backend call. */
-  async get(wrapped: Buffer): Promise<Buffer> {
+  /**
+   * The unwrapped KEK for `wrapped`, from memory or from one coalesced backend call. `signal`
+   * ends this caller's wait; the shared call runs on under the remote policy's own deadline.
+   */
+  async get(wrapped: Buffer, signal: AbortSignal): Promise<Buffer> {
     const id = fingerprint(wrapped);
     const cached = this.lru.get(id);
     if (cached) {
@@ -43,7 +47,7 @@ export class KekCache {
       pending = this.load(id, wrapped).finally(() => this.inFlight.delete(id));
       this.inFlight.set(id, pending);
     }
-    return pending;
+    return raceAbort(pending, signal);
   }
 
   /** Remember a KEK this process just created, so reading fresh data needs no backend call. */

@@ -21,9 +21,9 @@ export function parseListenAddress(value: string, flag = '--listen-addr'): Liste
   return { kind: 'path', path: rest };
 }
 
-/** The address grpc-js binds. */
+/** The address grpc-js binds or dials (Node names an abstract socket with a leading NUL). */
 export function grpcTarget(addr: ListenAddress): string {
-  return addr.kind === 'path' ? `unix://${addr.path}` : `unix-abstract:${addr.name}`;
+  return addr.kind === 'path' ? `unix://${addr.path}` : `unix:\0${addr.name}`;
 }
 
 /** The address as users write it. */

@@ -2,7 +2,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import * as v1 from '../gen/kms/v1beta1/api.js';
 import * as v2 from '../gen/kms/v2/api.js';
-import { grpcTarget, type ListenAddress } from './listen-address.js';
+import { formatListenAddress, grpcTarget, type ListenAddress } from './listen-address.js';
 import { prepareSocketPath, removeSocketFile, setSocketMode } from './socket-file.js';
 
 export interface SocketServerOptions {
@@ -40,7 +40,7 @@ export class SocketServer {
         this.server.bindAsync(grpcTarget(address), ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
       });
     } catch (err) {
-      throw new Error(`cannot listen on ${grpcTarget(address)}: ${(err as Error).message}`);
+      throw new Error(`cannot listen on ${formatListenAddress(address)}: ${(err as Error).message}`);
     } finally {
       process.umask(previousUmask);
     }

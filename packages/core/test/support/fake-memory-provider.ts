@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import { KmsError, open, seal, type CallOptions, type KeyProvider, type KeyVersion, type WrapOptions, type WrapWithKeyOptions } from '../../src/index.js';
+
+/**
+ * A provider whose keys live in memory: core's tests need a backend, and core must not depend on
+ * a backend package. Rotatable; can report its key unusable. The real backends are tested with the
+ * same conformance suite against their real emulators.
+ */
+export class FakeMemoryProvider implements KeyProvider {
+  readonly kind = 'fake';
+  private readonly keys = new Map<string, Buffer>();
+  private current = '';
+  unusableReason: string | undefined;
+
+  constructor(seedKey?: { id: string; key: Buffer }) {
+    if (seedKey) {
+      this.keys.set(seedKey.id, seedKey.key);
+      this.current = seedKey.id;
+    } else {
+      this.rotate();
+    }
+  }
+
+  rotate(): string {
+    this.current = randomBytes(8).toString('hex');
+    this.keys.set(this.current, randomBytes(32));
+    return this.current;
+  }
+
+  async currentKey(_opts: CallOptions): Promise<KeyVersion> {
+    return this.unusableReason ? { id: this.current, unusableReason: this.unusableReason } : { id: this.current };
+  }
+
+  async wrap(plaintext: Uint8Array, opts: WrapWithKeyOptions): Promise<Uint8Array> {
+    const key = this.keys.get(opts.key.id);
+    if (!key) throw new KmsError('internal', 'unknown key');
+    const id = Buffer.from(opts.key.id, 'utf8');
+    return Buffer.concat([Buffer.of(id.length), id, seal(key, plaintext, opts.aad)]);
+  }
+
+  async unwrap(wrapped: Uint8Array, opts: WrapOptions): Promise<Uint8Array> {
+    const buf = Buffer.from(wrapped);
+    const len = buf[0] ?? 0;
+    const key = this.keys.get(buf.subarray(1, 1 + len).toString('utf8'));
+    if (!key) throw new KmsError('corrupt-ciphertext', 'wrapped key names an unknown key');
+    return open(key, buf.subarray(1 + len), opts.aad, 'wrapped key');
+  }
+}
