@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# All set-up the project needs, from the registries only: pinned npm packages (lockfile),
+# generated protos and a build. Safe to run again: it skips what is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "setup: $1 is required ($2)" >&2; exit 1; }; }
+need node "Node.js 20.11 or newer"
+need npm "npm, which comes with Node.js"
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<11)) { console.error(`setup: Node.js >= 20.11 is required, found ${process.versions.node}`); process.exit(1); }'
+
+# Install the locked versions, only when the lockfile changed since the last install.
+# `npm install` rather than `npm ci`: the lockfile lists only this platform's optional binaries
+# (turbo, buf) because some registry mirrors do not carry the others, and `npm ci` refuses such a
+# lockfile. `npm install` still installs exactly the locked versions.
+stamp=node_modules/.k8s-kms-lock.sha
+want=$(sha256sum package.json packages/*/package.json package-lock.json | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: installing npm packages from the lockfile"
+  npm install --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi
+
+echo "setup: building (turbo: generate protos, compile)"
+npx --no-install turbo run build --output-logs=errors-only

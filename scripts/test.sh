@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up and run every test: type checks, jest (all packages), go test (e2e/). Ends with one line
+# "N passed, N failed" summed over all suites; exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+command -v go >/dev/null 2>&1 || { echo "test: Go is required for the e2e tests (go 1.26 or newer)" >&2; exit 1; }
+
+results=$(mktemp -d "${TMPDIR:-/tmp}/k8s-kms-results.XXXXXX")
+status=0
+
+echo "== type-check tests"
+if npx --no-install tsc -p tsconfig.tests.json; then echo "typecheck ok" > "$results/typecheck"; else echo "typecheck failed" > "$results/typecheck"; status=1; fi
+
+echo "== jest"
+node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js \
+  --json --outputFile="$results/jest.json" || status=1
+
+echo "== go test (e2e)"
+(cd e2e && go test -json -count=1 -timeout 40m ./... > "$results/go.json"; echo $? > "$results/go.rc")
+node scripts/print-go-results.mjs "$results/go.json" || status=1
+[ "$(cat "$results/go.rc")" = 0 ] || status=1
+
+node scripts/summarize.mjs "$results"
+rm -rf "$results"
+exit $status
