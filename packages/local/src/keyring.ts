@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { z } from 'zod';
 
@@ -71,6 +71,7 @@ export async function readKeyring(path: string): Promise<KeyringKey[]> {
 /** Create a keyring with one fresh key, mode 0600, unless the file already exists. Returns true if created. */
 export async function createKeyringIfMissing(path: string): Promise<boolean> {
   try {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     await writeNew(path, [newKey(1)], 'wx');
     return true;
   } catch (err) {

@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeConformance } from '@k8s-kms/testkit';
+import { describeConformance } from '@k8s-kms/testkit/conformance';
 import { createKeyringIfMissing, LocalKeyProvider, rotateKeyring } from '../src/index.js';
 
 let keyFile = '';

@@ -1,6 +1,5 @@
-// The public face of @k8s-kms/testkit.
-export { describeConformance } from './conformance.js';
-export type { ConformanceTarget } from './conformance.js';
+// The public face of @k8s-kms/testkit, usable outside jest. The conformance suite, which needs
+// jest's globals, is its own entry point: @k8s-kms/testkit/conformance.
 export { InstrumentedProvider } from './instrumented-provider.js';
 export type { Operation } from './instrumented-provider.js';
 export { startPlugin, codeOf, LogCapture } from './harness.js';

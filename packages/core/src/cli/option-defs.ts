@@ -17,7 +17,7 @@ export function envName(name: string): string {
   return ENV_PREFIX + name.toUpperCase().replace(/-/g, '_');
 }
 
-/** The flags every k8s-kms binary has. Documented in the core README (generated from this list). */
+/** The flags every k8s-kms binary has. test/readme.test.ts keeps the core README table in step. */
 export const COMMON_OPTIONS: readonly OptionDef[] = [
   { name: 'listen-addr', value: 'addr', default: 'unix:///var/run/kmsplugin/socket.sock', help: 'gRPC socket: unix:///path.sock or unix:///@abstract-name' },
   { name: 'socket-mode', value: 'octal', default: '0600', help: 'socket file mode; 0660 admits the socket group' },

@@ -1,0 +1,30 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, createPluginServer, type KekMode } from '@k8s-kms/core';
+import { createKeyringIfMissing, LocalKeyProvider } from '@k8s-kms/local';
+import { InstrumentedProvider } from '@k8s-kms/testkit';
+
+/**
+ * The plugin under benchmark, in a process of its own (so its RSS is its own): the real local
+ * provider behind an added latency, standing in for a remote KMS round trip.
+ * argv: <socket path> <kek-mode> <latency ms>. Prints "READY <health address>".
+ */
+const [socket, mode, latency] = process.argv.slice(2);
+const dir = await mkdtemp(join(tmpdir(), 'k8s-kms-bench-'));
+const keyFile = join(dir, 'keyring.json');
+await createKeyringIfMissing(keyFile);
+const provider = new InstrumentedProvider(await LocalKeyProvider.open(keyFile));
+provider.latencyMs = Number(latency);
+const server = createPluginServer({
+  provider,
+  listenAddr: `unix://${socket}`,
+  healthAddr: '127.0.0.1:0',
+  kekMode: mode as KekMode,
+  logger: createLogger({ level: 'error', name: 'bench' }),
+  // Measure the plugin, not the limiter: no rate limit, room for every concurrent call.
+  remote: { rateLimit: { perSecond: 0 }, maxConcurrency: 256, timeoutMs: 10_000 },
+});
+await server.start();
+process.stdout.write(`READY ${server.healthAddress}\n`);
+process.on('SIGTERM', () => void server.stop(1000).then(() => process.exit(0)));
