@@ -2,9 +2,16 @@
 // failed ones. Exits 1 if any test or package failed.
 import { readFileSync } from 'node:fs';
 
-const events = readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean).map((l) => {
-  try { return JSON.parse(l); } catch { return { Action: 'output', Output: `${l}\n` }; }
-});
+const events = readFileSync(process.argv[2], 'utf8')
+  .split('\n')
+  .filter(Boolean)
+  .map((l) => {
+    try {
+      return JSON.parse(l);
+    } catch {
+      return { Action: 'output', Output: `${l}\n` };
+    }
+  });
 const output = new Map();
 let failed = false;
 for (const e of events) {

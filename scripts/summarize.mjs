@@ -17,12 +17,19 @@ const go = join(dir, 'go.json');
 if (existsSync(go)) {
   for (const line of readFileSync(go, 'utf8').split('\n')) {
     let e;
-    try { e = JSON.parse(line); } catch { continue; }
+    try {
+      e = JSON.parse(line);
+    } catch {
+      continue;
+    }
     if (e.Test && e.Action === 'pass') passed += 1;
     if (e.Action === 'fail') failed += 1; // a failed test, or a package that failed to build
   }
 } else failed += 1;
 
-if (readFileSync(join(dir, 'typecheck'), 'utf8').includes('ok')) passed += 1; else failed += 1;
+for (const check of ['typecheck', 'lint']) {
+  if (existsSync(join(dir, check)) && readFileSync(join(dir, check), 'utf8').includes('ok')) passed += 1;
+  else failed += 1;
+}
 
 console.log(`${passed} passed, ${failed} failed`);

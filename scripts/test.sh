@@ -12,6 +12,9 @@ status=0
 echo "== type-check tests"
 if npx --no-install tsc -p tsconfig.tests.json; then echo "typecheck ok" > "$results/typecheck"; else echo "typecheck failed" > "$results/typecheck"; status=1; fi
 
+echo "== lint (eslint, prettier, import cycles)"
+if npm run --silent lint; then echo "lint ok" > "$results/lint"; else echo "lint failed" > "$results/lint"; status=1; fi
+
 echo "== jest"
 node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js \
   --json --outputFile="$results/jest.json" || status=1

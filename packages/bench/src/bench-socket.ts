@@ -116,9 +116,13 @@ async function measure(mode: string, concurrency: number): Promise<Cell[]> {
 const rows: Cell[] = [];
 for (const mode of ['local', 'direct']) for (const c of concurrencies) rows.push(...(await measure(mode, c)));
 
-console.log(`k8s-kms socket benchmark: backend latency ${latencyMs} ms, ${seconds} s per cell, node ${process.version}, ${process.platform}/${process.arch}`);
+console.log(
+  `k8s-kms socket benchmark: backend latency ${latencyMs} ms, ${seconds} s per cell, node ${process.version}, ${process.platform}/${process.arch}`,
+);
 console.log('| kek mode | op | concurrency | req/s | p50 ms | p99 ms | plugin RSS MiB | backend calls / 1,000 req |');
 console.log('|---|---|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.mode} | ${r.op} | ${r.concurrency} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rssMiB.toFixed(0)} | ${r.backendPer1000.toFixed(1)} |`);
+  console.log(
+    `| ${r.mode} | ${r.op} | ${r.concurrency} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rssMiB.toFixed(0)} | ${r.backendPer1000.toFixed(1)} |`,
+  );
 }

@@ -6,13 +6,7 @@
  * Rule for every message: it may name the cause (which flag, which check, which
  * backend error code) but never carries plaintext, key material, tokens or credentials.
  */
-export type ErrorClass =
-  | 'invalid-input'
-  | 'corrupt-ciphertext'
-  | 'user-induced'
-  | 'throttled'
-  | 'unavailable'
-  | 'internal';
+export type ErrorClass = 'invalid-input' | 'corrupt-ciphertext' | 'user-induced' | 'throttled' | 'unavailable' | 'internal';
 
 /** All error classes, in a fixed order (metrics pre-create their label values from it). */
 export const ERROR_CLASSES: readonly ErrorClass[] = [

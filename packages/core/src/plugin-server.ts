@@ -144,7 +144,10 @@ export function createPluginServer(opts: PluginServerOptions): PluginServer {
       await refresher.start();
       await socket.listen();
       if (healthServer && health) healthAddress = await healthServer.listen(health.host, health.port);
-      log.info({ listenAddr: formatListenAddress(address), healthAddr: healthAddress, kekMode: opts.kekMode ?? 'local', v1: !opts.disableV1 }, 'serving');
+      log.info(
+        { listenAddr: formatListenAddress(address), healthAddr: healthAddress, kekMode: opts.kekMode ?? 'local', v1: !opts.disableV1 },
+        'serving',
+      );
     },
     async stop(graceMs = 10_000) {
       refresher.stop();

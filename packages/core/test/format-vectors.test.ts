@@ -14,7 +14,9 @@ const KEY_ID = 'fake:ivFss5jnes0jnCxQ8n8eWagBt8YkN2mh';
 const hex = (h: string) => Buffer.from(h, 'hex');
 
 const V2_LOCAL = {
-  ciphertext: hex('015f4dd6847859d7ec8ff291519d4630598f1d90bbe9e20263c2033b47f3432dce6bd87691351a8ec0d191ad7593944cae6a054dea7c6aa300d598f71e'),
+  ciphertext: hex(
+    '015f4dd6847859d7ec8ff291519d4630598f1d90bbe9e20263c2033b47f3432dce6bd87691351a8ec0d191ad7593944cae6a054dea7c6aa300d598f71e',
+  ),
   annotations: {
     'local-kek.k8s-kms.dev': hex(
       '010c66726f7a656e2d6b65792d31c92e3ed9da8bb91a9e6470d2f3096e23c22c02445a0bfd68ae21b0803b67e79dc8196b0855124814d3c46a25bbe7a9b6d9634fda1988508dba7fda9b',

@@ -42,7 +42,10 @@ describe('the socket server', () => {
   it('removes a stale socket file left by a crashed plugin', async () => {
     const path = `${dir}/stale.sock`;
     // A process that binds the socket and is killed with SIGKILL leaves the file behind.
-    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    spawnSync(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`,
+    ]);
     expect((await stat(path)).isSocket()).toBe(true);
     server = make(`unix://${path}`);
     await server.start();

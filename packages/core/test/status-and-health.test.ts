@@ -27,7 +27,12 @@ describe('Status and the health endpoints', () => {
   });
 
   it('keeps /livez up while the backend fails, and reports the failure on /healthz and in Status', async () => {
-    const started = await startFakePlugin({ healthAddr: '127.0.0.1:0', refresh: { intervalMs: 60_000, retryMs: 20 }, kekMode: 'direct', remote: { retries: 0 } });
+    const started = await startFakePlugin({
+      healthAddr: '127.0.0.1:0',
+      refresh: { intervalMs: 60_000, retryMs: 20 },
+      kekMode: 'direct',
+      remote: { retries: 0 },
+    });
     plugin = started.plugin;
     const addr = plugin.server.healthAddress;
     expect(await get(addr, '/healthz')).toEqual({ code: 200, body: 'ok\n' });
@@ -75,7 +80,10 @@ describe('Status and the health endpoints', () => {
     started.fake.unusableReason = 'key is Disabled';
     await plugin.server.refreshKey();
     expect((await plugin.client.status()).healthz).toBe('backend key unusable: key is Disabled');
-    await expect(plugin.client.encrypt(Buffer.alloc(32))).rejects.toMatchObject({ code: status.FAILED_PRECONDITION, details: 'backend key unusable: key is Disabled' });
+    await expect(plugin.client.encrypt(Buffer.alloc(32))).rejects.toMatchObject({
+      code: status.FAILED_PRECONDITION,
+      details: 'backend key unusable: key is Disabled',
+    });
   });
 
   it('answers UNAVAILABLE with a reason until a first key is known', async () => {
@@ -83,7 +91,11 @@ describe('Status and the health endpoints', () => {
     const { FakeMemoryProvider } = await import('./support/fake-memory-provider.js');
     const provider = new InstrumentedProvider(new FakeMemoryProvider());
     provider.failAll(() => new KmsError('unavailable', 'no route to KMS'));
-    plugin = await startPlugin(provider, { healthAddr: '127.0.0.1:0', remote: { retries: 0 }, refresh: { intervalMs: 60_000, retryMs: 60_000 } });
+    plugin = await startPlugin(provider, {
+      healthAddr: '127.0.0.1:0',
+      remote: { retries: 0 },
+      refresh: { intervalMs: 60_000, retryMs: 60_000 },
+    });
     const s = await plugin.client.status();
     expect(s.keyId).toBe('');
     expect(s.healthz).toContain('no route to KMS');

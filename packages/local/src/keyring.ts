@@ -47,7 +47,9 @@ export async function readKeyring(path: string): Promise<KeyringKey[]> {
   }
   if (!info.isFile()) throw new KeyFileError(`key file ${path} is not a regular file`);
   if ((info.mode & 0o077) !== 0) {
-    throw new KeyFileError(`key file ${path} has mode 0${(info.mode & 0o777).toString(8)}; it must not be accessible to group or others (chmod 600)`);
+    throw new KeyFileError(
+      `key file ${path} has mode 0${(info.mode & 0o777).toString(8)}; it must not be accessible to group or others (chmod 600)`,
+    );
   }
   let text: string;
   try {
@@ -101,7 +103,10 @@ function newKey(version: number): KeyringKey {
 
 async function writeNew(path: string, keys: readonly KeyringKey[], flags: 'wx'): Promise<void> {
   const body = JSON.stringify(
-    { format: KEYRING_FORMAT, keys: keys.map((k) => ({ version: k.version, id: k.id, createdAt: k.createdAt, key: k.key.toString('base64') })) },
+    {
+      format: KEYRING_FORMAT,
+      keys: keys.map((k) => ({ version: k.version, id: k.id, createdAt: k.createdAt, key: k.key.toString('base64') })),
+    },
     null,
     2,
   );

@@ -1,5 +1,14 @@
 import { stat } from 'node:fs/promises';
-import { KmsError, open, seal, type CallOptions, type KeyProvider, type KeyVersion, type WrapOptions, type WrapWithKeyOptions } from '@k8s-kms/core';
+import {
+  KmsError,
+  open,
+  seal,
+  type CallOptions,
+  type KeyProvider,
+  type KeyVersion,
+  type WrapOptions,
+  type WrapWithKeyOptions,
+} from '@k8s-kms/core';
 import { KeyFileError, readKeyring, type KeyringKey } from './keyring.js';
 
 /** First byte of what this provider's wrap returns. */

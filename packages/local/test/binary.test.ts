@@ -35,7 +35,8 @@ describe('the kms-plugin-local binary', () => {
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     return child;
   };
-  const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
+  const exited = (c: ChildProcess) =>
+    new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'k8s-kms-bin-'));
@@ -52,7 +53,17 @@ describe('the kms-plugin-local binary', () => {
   it('prints --help with every common flag and its env var convention, and --version', () => {
     const help = runToExit(['--help']);
     expect(help.code).toBe(0);
-    for (const flag of ['--listen-addr', '--health-addr', '--log-level', '--disable-v1', '--kek-mode', '--kek-max-age', '--backend-rate-limit', '--key-file', '--config']) {
+    for (const flag of [
+      '--listen-addr',
+      '--health-addr',
+      '--log-level',
+      '--disable-v1',
+      '--kek-mode',
+      '--kek-max-age',
+      '--backend-rate-limit',
+      '--key-file',
+      '--config',
+    ]) {
       expect(help.stdout).toContain(flag);
     }
     expect(help.stdout).toContain('KMS_PLUGIN_LISTEN_ADDR');
@@ -85,7 +96,16 @@ describe('the kms-plugin-local binary', () => {
 
   it('resolves each flag from the command line, then the environment, then the config file, then the default', async () => {
     const config = join(dir, 'config.json');
-    await writeFile(config, JSON.stringify({ 'key-file': join(dir, 'k.json'), 'listen-addr': `unix://${dir}/file.sock`, 'status-version': 'v2beta1', 'socket-mode': '0660', 'health-addr': 'off' }));
+    await writeFile(
+      config,
+      JSON.stringify({
+        'key-file': join(dir, 'k.json'),
+        'listen-addr': `unix://${dir}/file.sock`,
+        'status-version': 'v2beta1',
+        'socket-mode': '0660',
+        'health-addr': 'off',
+      }),
+    );
     const c = start(['--config', config, '--socket-mode', '0640'], { KMS_PLUGIN_LISTEN_ADDR: `unix://${dir}/env.sock` });
     await waitFor(async () => ((await stat(join(dir, 'env.sock'))).isSocket() ? true : undefined), 'the socket');
     expect((await stat(join(dir, 'env.sock'))).mode & 0o777).toBe(0o640); // flag beats file

@@ -34,7 +34,9 @@ describe('the local keyring file', () => {
   it.each([0o640, 0o604, 0o660, 0o644])('is refused when its mode is %o, naming the file', async (mode) => {
     await createKeyringIfMissing(path);
     await chmod(path, mode);
-    await expect(readKeyring(path)).rejects.toThrow(`key file ${path} has mode 0${mode.toString(8)}; it must not be accessible to group or others (chmod 600)`);
+    await expect(readKeyring(path)).rejects.toThrow(
+      `key file ${path} has mode 0${mode.toString(8)}; it must not be accessible to group or others (chmod 600)`,
+    );
   });
 
   it('names the file and the cause when it is missing or malformed, without echoing its content', async () => {
@@ -56,6 +58,8 @@ describe('the local keyring file', () => {
     const v2 = await provider.currentKey({ signal });
     expect(v2.id).not.toBe(v1.id);
     expect(await provider.unwrap(wrapped, { aad, signal })).toEqual(Buffer.alloc(32, 1));
-    await expect(provider.unwrap(wrapped, { aad: Buffer.from('other'), signal })).rejects.toMatchObject({ errorClass: 'corrupt-ciphertext' });
+    await expect(provider.unwrap(wrapped, { aad: Buffer.from('other'), signal })).rejects.toMatchObject({
+      errorClass: 'corrupt-ciphertext',
+    });
   });
 });

@@ -38,7 +38,10 @@ export function describeConformance(target: ConformanceTarget): void {
       provider = new InstrumentedProvider(await target.createProvider());
       // The rate limit and breaker have their own tests; here they would only ration the
       // hundreds of tamper probes. A short backend timeout bounds the deadline test.
-      plugin = await startPlugin(provider, { kekMode, remote: { retries: 0, breakerThreshold: 1000, rateLimit: { perSecond: 0 }, timeoutMs: 500 } });
+      plugin = await startPlugin(provider, {
+        kekMode,
+        remote: { retries: 0, breakerThreshold: 1000, rateLimit: { perSecond: 0 }, timeoutMs: 500 },
+      });
     });
     afterAll(async () => {
       await plugin.stop();
@@ -121,8 +124,12 @@ export function describeConformance(target: ConformanceTarget): void {
       expect(await codeOf(c.decrypt({ ...enc, ciphertext: Buffer.alloc(1025, 1) }))).toBe(status.INVALID_ARGUMENT);
       expect(await codeOf(c.decrypt({ ...enc, keyId: '' }))).toBe(status.INVALID_ARGUMENT);
       expect(await codeOf(c.decrypt({ ...enc, keyId: 'k'.repeat(1025) }))).toBe(status.INVALID_ARGUMENT);
-      expect(await codeOf(c.decrypt({ ...enc, annotations: { ...enc.annotations, not_a_domain: Buffer.of(1) } }))).toBe(status.INVALID_ARGUMENT);
-      expect(await codeOf(c.decrypt({ ...enc, annotations: { ...enc.annotations, 'big.example.com': Buffer.alloc(33 * 1024) } }))).toBe(status.INVALID_ARGUMENT);
+      expect(await codeOf(c.decrypt({ ...enc, annotations: { ...enc.annotations, not_a_domain: Buffer.of(1) } }))).toBe(
+        status.INVALID_ARGUMENT,
+      );
+      expect(await codeOf(c.decrypt({ ...enc, annotations: { ...enc.annotations, 'big.example.com': Buffer.alloc(33 * 1024) } }))).toBe(
+        status.INVALID_ARGUMENT,
+      );
       expect(await codeOf(c.v1Encrypt(Buffer.alloc(0)))).toBe(status.INVALID_ARGUMENT);
       expect(await codeOf(c.v1Decrypt(Buffer.alloc(0)))).toBe(status.INVALID_ARGUMENT);
       if (kekMode === 'local') {
@@ -160,7 +167,13 @@ export function describeConformance(target: ConformanceTarget): void {
       const impatient = createKmsClient(plugin.server.socketAddress, { timeoutMs: 200 });
       try {
         // An annotation nobody has unwrapped yet (or a direct ciphertext) forces a backend call.
-        const cold = kekMode === 'local' ? { ...enc, annotations: { [KEK_ANNOTATION]: Buffer.concat([enc.annotations[KEK_ANNOTATION] ?? Buffer.alloc(0), Buffer.of(0)]) } } : enc;
+        const cold =
+          kekMode === 'local'
+            ? {
+                ...enc,
+                annotations: { [KEK_ANNOTATION]: Buffer.concat([enc.annotations[KEK_ANNOTATION] ?? Buffer.alloc(0), Buffer.of(0)]) },
+              }
+            : enc;
         const started = Date.now();
         expect(await codeOf(impatient.decrypt(cold))).toBe(status.DEADLINE_EXCEEDED);
         expect(Date.now() - started).toBeLessThan(1500);

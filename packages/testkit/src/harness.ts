@@ -2,7 +2,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createKmsClient, createLogger, createPluginServer, type KeyProvider, type KmsClient, type PluginServer, type PluginServerOptions } from '@k8s-kms/core';
+import {
+  createKmsClient,
+  createLogger,
+  createPluginServer,
+  type KeyProvider,
+  type KmsClient,
+  type PluginServer,
+  type PluginServerOptions,
+} from '@k8s-kms/core';
 
 /** Everything a plugin wrote to its log, for checks that no secret leaked. */
 export class LogCapture extends Writable {

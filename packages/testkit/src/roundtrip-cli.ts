@@ -17,15 +17,21 @@ try {
   process.stdout.write(`v2 Status:   version=${status.version} healthz=${status.healthz} key_id=${status.keyId}\n`);
   const seed = randomBytes(32);
   const enc = await client.encrypt(seed, 'demo');
-  const annotations = Object.entries(enc.annotations).map(([k, v]) => `${k} (${v.length} bytes)`).join(', ');
-  process.stdout.write(`v2 Encrypt:  32-byte seed -> ${enc.ciphertext.length}-byte ciphertext, key_id=${enc.keyId}, annotations: ${annotations || 'none'}\n`);
+  const annotations = Object.entries(enc.annotations)
+    .map(([k, v]) => `${k} (${v.length} bytes)`)
+    .join(', ');
+  process.stdout.write(
+    `v2 Encrypt:  32-byte seed -> ${enc.ciphertext.length}-byte ciphertext, key_id=${enc.keyId}, annotations: ${annotations || 'none'}\n`,
+  );
   const back = await client.decrypt({ ...enc, uid: 'demo' });
   process.stdout.write(`v2 Decrypt:  ${back.equals(seed) ? 'plaintext matches' : 'MISMATCH'}\n`);
   const version = await client.v1Version();
   const dek = randomBytes(32);
   const cipher = await client.v1Encrypt(dek);
   const plain = await client.v1Decrypt(cipher);
-  process.stdout.write(`v1beta1:     ${version.runtimeName} ${version.runtimeVersion}; ${cipher.length}-byte ciphertext; ${plain.equals(dek) ? 'plaintext matches' : 'MISMATCH'}\n`);
+  process.stdout.write(
+    `v1beta1:     ${version.runtimeName} ${version.runtimeVersion}; ${cipher.length}-byte ciphertext; ${plain.equals(dek) ? 'plaintext matches' : 'MISMATCH'}\n`,
+  );
   if (!back.equals(seed) || !plain.equals(dek)) process.exitCode = 1;
 } catch (err) {
   process.stderr.write(`kms-roundtrip: ${(err as Error).message}\n`);

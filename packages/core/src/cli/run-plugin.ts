@@ -36,7 +36,10 @@ export async function runPluginCli(spec: PluginCliSpec, argv: readonly string[] 
   const program = new Command(spec.name)
     .description(spec.description)
     .version(spec.version, '--version')
-    .addHelpText('after', `\nEvery flag can also be set as ${ENV_PREFIX}<FLAG_NAME> (e.g. ${envName('listen-addr')}) or in the --config JSON file.`)
+    .addHelpText(
+      'after',
+      `\nEvery flag can also be set as ${ENV_PREFIX}<FLAG_NAME> (e.g. ${envName('listen-addr')}) or in the --config JSON file.`,
+    )
     .option('--config <file>', `JSON file of flag names to values (${envName('config')})`)
     .showHelpAfterError();
   for (const def of defs) {

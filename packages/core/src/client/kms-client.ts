@@ -34,13 +34,28 @@ export function createKmsClient(address: string, opts: { timeoutMs?: number } = 
     decrypt: async (req) => {
       const annotations = Object.fromEntries(Object.entries(req.annotations ?? {}).map(([k, v]) => [k, Buffer.from(v)]));
       const res = await call<{ plaintext: Buffer }>((cb) =>
-        v2.decrypt({ ciphertext: Buffer.from(req.ciphertext), keyId: req.keyId, annotations, uid: req.uid ?? '' }, new Metadata(), deadline(), cb),
+        v2.decrypt(
+          { ciphertext: Buffer.from(req.ciphertext), keyId: req.keyId, annotations, uid: req.uid ?? '' },
+          new Metadata(),
+          deadline(),
+          cb,
+        ),
       );
       return res.plaintext;
     },
     v1Version: () => call((cb) => v1.version({ version: 'v1beta1' }, new Metadata(), deadline(), cb)),
-    v1Encrypt: async (plain) => (await call<{ cipher: Buffer }>((cb) => v1.encrypt({ version: 'v1beta1', plain: Buffer.from(plain) }, new Metadata(), deadline(), cb))).cipher,
-    v1Decrypt: async (cipher) => (await call<{ plain: Buffer }>((cb) => v1.decrypt({ version: 'v1beta1', cipher: Buffer.from(cipher) }, new Metadata(), deadline(), cb))).plain,
+    v1Encrypt: async (plain) =>
+      (
+        await call<{ cipher: Buffer }>((cb) =>
+          v1.encrypt({ version: 'v1beta1', plain: Buffer.from(plain) }, new Metadata(), deadline(), cb),
+        )
+      ).cipher,
+    v1Decrypt: async (cipher) =>
+      (
+        await call<{ plain: Buffer }>((cb) =>
+          v1.decrypt({ version: 'v1beta1', cipher: Buffer.from(cipher) }, new Metadata(), deadline(), cb),
+        )
+      ).plain,
     close: () => {
       v1.close();
       v2.close();

@@ -34,8 +34,7 @@ const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
 export const Aad = {
   /** Binds a wrapped local KEK to its purpose (a provider never unwraps it as a DEK). */
   localKek: utf8('k8s-kms/local-kek/1'),
-  v2: (format: FormatByte, keyId: string): Buffer =>
-    Buffer.concat([utf8('k8s-kms/v2'), Buffer.of(0, format), utf8(keyId)]),
+  v2: (format: FormatByte, keyId: string): Buffer => Buffer.concat([utf8('k8s-kms/v2'), Buffer.of(0, format), utf8(keyId)]),
   v1: (format: FormatByte): Buffer => Buffer.concat([utf8('k8s-kms/v1beta1'), Buffer.of(0, format)]),
 };
 

@@ -30,11 +30,16 @@ export class HealthServer {
   constructor(checks: HealthChecks, metrics: PluginMetrics) {
     this.server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
-      const probe = path === '/livez' ? checks.live : path === '/readyz' ? checks.ready : path === '/healthz' ? checks.backend : undefined;
+      const probes: Record<string, () => string | undefined> = {
+        '/livez': () => checks.live(),
+        '/readyz': () => checks.ready(),
+        '/healthz': () => checks.backend(),
+      };
+      const probe = path === undefined ? undefined : probes[path];
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405).end();
       } else if (probe) {
-        const problem = probe.call(checks);
+        const problem = probe();
         res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain; charset=utf-8' }).end(problem ? `${problem}\n` : 'ok\n');
       } else if (path === '/metrics') {
         metrics.registry.metrics().then(

@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import { KmsError } from '../errors.js';
 import type { KmsService } from '../kms-service.js';
 import type { PluginMetrics } from '../ops/metrics.js';
-import * as v1 from '../gen/kms/v1beta1/api.js';
-import * as v2 from '../gen/kms/v2/api.js';
+import type * as v1 from '../gen/kms/v1beta1/api.js';
+import type * as v2 from '../gen/kms/v2/api.js';
 import { codeName, GRPC_CODE } from './grpc-status.js';
 
 interface Deps {

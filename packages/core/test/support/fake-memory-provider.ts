@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { KmsError, open, seal, type CallOptions, type KeyProvider, type KeyVersion, type WrapOptions, type WrapWithKeyOptions } from '../../src/index.js';
+import {
+  KmsError,
+  open,
+  seal,
+  type CallOptions,
+  type KeyProvider,
+  type KeyVersion,
+  type WrapOptions,
+  type WrapWithKeyOptions,
+} from '../../src/index.js';
 
 /**
  * A provider whose keys live in memory: core's tests need a backend, and core must not depend on
