@@ -19,6 +19,9 @@ echo "== jest"
 node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js \
   --json --outputFile="$results/jest.json" || status=1
 
+echo "== build kube-apiserver, etcd, kubectl for e2e"
+bash scripts/build-e2e-tools.sh || status=1
+
 echo "== go test (e2e)"
 (cd e2e && go test -json -count=1 -timeout 40m ./... > "$results/go.json"; echo $? > "$results/go.rc")
 node scripts/print-go-results.mjs "$results/go.json" || status=1

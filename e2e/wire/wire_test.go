@@ -8,10 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,38 +17,24 @@ import (
 	"google.golang.org/grpc/status"
 	kmsv1 "k8s.io/kms/apis/v1beta1"
 	kmsv2 "k8s.io/kms/apis/v2"
+
+	"k8s-kms.dev/e2e/internal/localplugin"
 )
 
-// startPlugin runs the built kms-plugin-local binary on a socket in a temp dir.
-func startPlugin(t *testing.T) (*grpc.ClientConn, *exec.Cmd) {
+// startPlugin runs the built kms-plugin-local binary on a socket in a temp dir and dials it.
+func startPlugin(t *testing.T) (*grpc.ClientConn, *localplugin.Plugin) {
 	t.Helper()
-	_, here, _, _ := runtime.Caller(0)
-	bin := filepath.Join(filepath.Dir(here), "..", "..", "packages", "local", "bin", "kms-plugin-local.js")
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "kms.sock")
-	cmd := exec.Command("node", bin, "--listen-addr", "unix://"+sock, "--health-addr", "off",
-		"--key-file", filepath.Join(dir, "keyring.json"), "--log-level", "warn")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start plugin: %v", err)
+	p := localplugin.New(t.TempDir())
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if fi, err := os.Stat(sock); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("socket %s did not appear", sock)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	t.Cleanup(func() { _ = p.Stop() })
+	conn, err := grpc.NewClient(p.Endpoint(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return conn, cmd
+	return conn, p
 }
 
 func randomBytes(t *testing.T, n int) []byte {
@@ -133,12 +115,12 @@ func TestKMSv1beta1WithUpstreamClient(t *testing.T) {
 	}
 }
 
-func TestSIGTERMExitsCleanly(t *testing.T) {
-	_, cmd := startPlugin(t)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
+func TestSIGTERMExitsCleanlyAndRemovesTheSocket(t *testing.T) {
+	_, p := startPlugin(t)
+	if err := p.Stop(); err != nil {
 		t.Fatalf("plugin exit after SIGTERM: %v", err)
+	}
+	if _, err := os.Stat(p.Socket); !os.IsNotExist(err) {
+		t.Fatalf("socket %s still exists after SIGTERM (%v)", p.Socket, err)
 	}
 }
