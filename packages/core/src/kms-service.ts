@@ -40,7 +40,9 @@ export class KmsService {
     const key = this.keyForEncrypt();
     const out = await this.opts.envelope.encryptV2(plaintext, key, signal);
     const answer = { ...out, keyId: key.keyId };
-    checkEncryptResponse(answer, key.keyId);
+    // Compared with Status as it is now, not as it was when the call began: kube-apiserver
+    // rejects an Encrypt answer whose key_id differs from the Status it just read.
+    checkEncryptResponse(answer, this.opts.refresher.current?.keyId ?? '');
     return answer;
   }
 

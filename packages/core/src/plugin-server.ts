@@ -80,7 +80,7 @@ export function createPluginServer(opts: PluginServerOptions): PluginServer {
   const cache = new KekCache(opts.kekCacheSize ?? 1000, (wrapped) => backend.unwrap(wrapped, Aad.localKek), metrics.kekCache);
   const keks = new LocalKekManager(
     { ...DEFAULT_KEK_LIMITS, ...opts.kekLimits },
-    (kek) => backend.wrap(kek, requireKey().version, Aad.localKek),
+    (kek, key) => backend.wrap(kek, key.version, Aad.localKek),
     (created, reason) => {
       cache.put(created.wrapped, created.kek);
       metrics.kekRotated(reason);
@@ -101,11 +101,6 @@ export function createPluginServer(opts: PluginServerOptions): PluginServer {
     },
     log,
   );
-  const requireKey = () => {
-    const key = refresher.current;
-    if (!key) throw new Error('unreachable: local KEK requested before a key is known');
-    return key;
-  };
   const service = new KmsService({
     refresher,
     envelope,

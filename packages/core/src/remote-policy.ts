@@ -70,8 +70,10 @@ export class RemotePolicy {
     private readonly observer: RemoteCallObserver,
   ) {
     const retryable = handleWhen((err) => err instanceof KmsError && err.retryable);
+    // Only failures of the backend itself: our own rate-limit refusals and cancelled callers are
+    // not retryable and must not open the breaker while the backend is fine.
     const backendDown = handleWhen(
-      (err) => err instanceof KmsError && (err.errorClass === 'unavailable' || err.errorClass === 'throttled'),
+      (err) => err instanceof KmsError && err.retryable && (err.errorClass === 'unavailable' || err.errorClass === 'throttled'),
     );
     const breaker = circuitBreaker(backendDown, {
       halfOpenAfter: opts.breakerHalfOpenAfterMs,

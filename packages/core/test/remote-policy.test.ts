@@ -136,6 +136,13 @@ describe('the remote call policy', () => {
     expect(calls).toBe(4);
   });
 
+  it('does not open the breaker on its own rate-limit refusals', async () => {
+    const { p, observer } = policy({ retries: 0, breakerThreshold: 2, rateLimit: { perSecond: 1, burst: 1, maxWaitMs: 0 } });
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => p.execute('wrap', async () => 'ok')));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(observer.states).toEqual([]);
+  });
+
   it('does not open the breaker on user-induced failures', async () => {
     const { p, observer } = policy({ retries: 0, breakerThreshold: 2 });
     for (let i = 0; i < 5; i++) {

@@ -109,6 +109,41 @@ describe('the socket server', () => {
     client.close();
   });
 
+  it("never removes a successor's socket when a draining predecessor finally stops", async () => {
+    const provider = new InstrumentedProvider(new FakeMemoryProvider());
+    const path = `${dir}/handover.sock`;
+    const old = make(`unix://${path}`, { provider });
+    await old.start();
+    const client = createKmsClient(old.socketAddress);
+    provider.latencyMs = 400;
+    const inFlight = client.encrypt(Buffer.alloc(32, 1));
+    await new Promise((r) => setTimeout(r, 50));
+    const stopping = old.stop(5000); // stops listening at once, drains for up to 5 s
+    await new Promise((r) => setTimeout(r, 50));
+    server = make(`unix://${path}`); // the successor finds a socket nobody serves and takes over
+    await server.start();
+    await inFlight;
+    await stopping;
+    client.close();
+    const next = createKmsClient(server.socketAddress);
+    expect((await next.status()).healthz).toBe('ok');
+    next.close();
+  });
+
+  it('counts a request whose caller gave up as UNAVAILABLE, not INTERNAL', async () => {
+    const provider = new InstrumentedProvider(new FakeMemoryProvider());
+    server = make(`unix://${dir}/deadline.sock`, { provider });
+    await server.start();
+    provider.latencyMs = 500;
+    const impatient = createKmsClient(server.socketAddress, { timeoutMs: 100 });
+    expect(await codeOf(impatient.encrypt(Buffer.alloc(32)))).toBe(status.DEADLINE_EXCEEDED);
+    impatient.close();
+    await new Promise((r) => setTimeout(r, 600));
+    const text = await server.metrics.registry.getSingleMetricAsString('kms_plugin_grpc_requests_total');
+    expect(text).toContain('method="Encrypt",code="UNAVAILABLE"} 1');
+    expect(text).not.toContain('code="INTERNAL"');
+  });
+
   it('logs request uids but never plaintexts or key material', async () => {
     const logs = new LogCapture();
     server = createPluginServer({

@@ -8,7 +8,8 @@ export const LOCAL_OPTIONS: readonly OptionDef[] = [
     required: true,
     help: 'keyring file (created 0600 with a fresh key if missing; refused if group/world accessible)',
   },
-  { name: 'no-create', help: 'fail instead of creating a missing key file' },
+  // Not "--no-create": commander reads any --no-* flag as the negation of another flag.
+  { name: 'require-key-file', help: 'fail instead of creating a missing key file' },
 ];
 
 export interface LocalConfig {
@@ -20,5 +21,5 @@ export interface LocalConfig {
 export function parseLocalConfig(values: Readonly<Record<string, string | boolean | undefined>>): LocalConfig {
   const keyFile = values['key-file'];
   if (typeof keyFile !== 'string' || keyFile === '') throw new Error('--key-file is required');
-  return { keyFile, create: values['no-create'] !== true };
+  return { keyFile, create: values['require-key-file'] !== true };
 }

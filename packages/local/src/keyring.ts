@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { z } from 'zod';
 
@@ -70,38 +70,69 @@ export async function readKeyring(path: string): Promise<KeyringKey[]> {
     .sort((a, b) => a.version - b.version);
 }
 
-/** Create a keyring with one fresh key, mode 0600, unless the file already exists. Returns true if created. */
+/**
+ * Create a keyring with one fresh key, mode 0600, unless the file already exists. Returns true if
+ * created. Written to a temp file and linked into place, so a replica starting at the same moment
+ * never reads a half-written file, and an existing file is never replaced.
+ */
 export async function createKeyringIfMissing(path: string): Promise<boolean> {
+  const tmp = tempPath(path);
   try {
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    await writeNew(path, [newKey(1)], 'wx');
+    await writeNew(tmp, [newKey(1)]);
+    await link(tmp, path);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new KeyFileError(`cannot create key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
   }
 }
 
-/** Add a new newest key version (atomically: write a 0600 temp file, then rename). */
+/**
+ * Add a new newest key version. Holds `<file>.lock` (exclusive create) so two rotations cannot
+ * both read the old file and lose one new version; writes a 0600 temp file, then renames it over.
+ */
 export async function rotateKeyring(path: string): Promise<KeyringKey> {
-  const keys = await readKeyring(path);
-  const next = newKey((keys.at(-1)?.version ?? 0) + 1);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const lock = `${path}.lock`;
+  let held;
   try {
-    await writeNew(tmp, [...keys, next], 'wx');
+    held = await open(lock, 'wx', 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new KeyFileError(
+      code === 'EEXIST'
+        ? `key file ${path} is being rotated by another process (remove ${lock} if none is)`
+        : `cannot lock key file ${path}: ${code ?? 'error'}`,
+    );
+  }
+  const tmp = tempPath(path);
+  try {
+    const keys = await readKeyring(path);
+    const next = newKey((keys.at(-1)?.version ?? 0) + 1);
+    await writeNew(tmp, [...keys, next]);
     await rename(tmp, path);
+    return next;
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
+    if (err instanceof KeyFileError) throw err;
     throw new KeyFileError(`cannot rotate key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  } finally {
+    await held.close();
+    await unlink(lock).catch(() => undefined);
   }
-  return next;
+}
+
+function tempPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
 function newKey(version: number): KeyringKey {
   return { version, id: randomBytes(16).toString('base64url'), createdAt: new Date().toISOString(), key: randomBytes(32) };
 }
 
-async function writeNew(path: string, keys: readonly KeyringKey[], flags: 'wx'): Promise<void> {
+async function writeNew(path: string, keys: readonly KeyringKey[]): Promise<void> {
   const body = JSON.stringify(
     {
       format: KEYRING_FORMAT,
@@ -110,7 +141,7 @@ async function writeNew(path: string, keys: readonly KeyringKey[], flags: 'wx'):
     null,
     2,
   );
-  const handle = await open(path, flags, 0o600);
+  const handle = await open(path, 'wx', 0o600);
   try {
     await handle.writeFile(`${body}\n`);
     await handle.sync();

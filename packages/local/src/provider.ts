@@ -76,7 +76,10 @@ export class LocalKeyProvider implements KeyProvider {
       this.keys = await readKeyring(this.path);
       this.loadedStamp = stamp;
     } catch (err) {
-      const message = err instanceof KeyFileError ? err.message : `key file ${this.path} cannot be read`;
+      const message =
+        err instanceof KeyFileError
+          ? err.message
+          : `key file ${this.path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`;
       throw new KmsError('user-induced', message, { cause: err });
     }
   }

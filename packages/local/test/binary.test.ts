@@ -116,6 +116,35 @@ describe('the kms-plugin-local binary', () => {
     expect(await exited(c)).toBe(0);
   });
 
+  it('refuses to create a missing key file with --require-key-file, naming the file', () => {
+    const keyFile = join(dir, 'absent.json');
+    const r = runToExit(['--key-file', keyFile, '--require-key-file', '--listen-addr', `unix://${dir}/s.sock`, '--health-addr', 'off']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`key file ${keyFile} cannot be read: ENOENT`);
+  });
+
+  it('never echoes the contents of a config file that is not JSON', async () => {
+    const config = join(dir, 'token.txt');
+    await writeFile(config, 's3cr3t-token-value');
+    const r = runToExit(['--config', config]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--config: ${config} is not valid JSON`);
+    expect(r.stderr).not.toContain('s3cr3t');
+  });
+
+  it('exits 1 and removes its socket when the health address is taken', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    const sock = join(dir, 's.sock');
+    const r = runToExit(['--key-file', join(dir, 'k.json'), '--listen-addr', `unix://${sock}`, '--health-addr', `127.0.0.1:${port}`]);
+    blocker.close();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot listen on 127.0.0.1:${port}`);
+    await expect(stat(sock)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('rejects unknown config-file keys, naming them', async () => {
     const config = join(dir, 'config.json');
     await writeFile(config, JSON.stringify({ 'key-file': 'k', 'listen-adr': 'x' }));

@@ -31,6 +31,20 @@ describe('the local keyring file', () => {
     expect((await stat(path)).mode & 0o777).toBe(0o600);
   });
 
+  it('never loses a version to a concurrent rotation: the second waits its turn or fails, naming the lock', async () => {
+    await createKeyringIfMissing(path);
+    const results = await Promise.allSettled([rotateKeyring(path), rotateKeyring(path), rotateKeyring(path)]);
+    const added = results.filter((r) => r.status === 'fulfilled').length;
+    for (const r of results) if (r.status === 'rejected') expect(String(r.reason)).toContain('is being rotated by another process');
+    expect((await readKeyring(path)).map((k) => k.version)).toEqual(Array.from({ length: added + 1 }, (_, i) => i + 1));
+  });
+
+  it('is created by exactly one of several concurrent starters', async () => {
+    const created = await Promise.all(Array.from({ length: 5 }, () => createKeyringIfMissing(path)));
+    expect(created.filter(Boolean)).toHaveLength(1);
+    expect(await readKeyring(path)).toHaveLength(1);
+  });
+
   it.each([0o640, 0o604, 0o660, 0o644])('is refused when its mode is %o, naming the file', async (mode) => {
     await createKeyringIfMissing(path);
     await chmod(path, mode);

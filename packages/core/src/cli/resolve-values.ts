@@ -32,11 +32,18 @@ export function resolveValues(
 /** Read the optional JSON config file: an object whose keys are flag names. */
 export function readConfigFile(path: string | undefined, defs: readonly OptionDef[]): Record<string, unknown> {
   if (!path) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`--config: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`--config: cannot read ${path}: ${(err as Error).message}`);
+    parsed = JSON.parse(text);
+  } catch {
+    // Not the parser's message: it quotes the file's text, which may be a secret.
+    throw new Error(`--config: ${path} is not valid JSON`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new Error(`--config: ${path} must hold a JSON object of flag names to values`);

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import type { Logger } from 'pino';
 import { createLogger } from '../ops/logger.js';
 import { PluginMetrics } from '../ops/metrics.js';
-import { createPluginServer } from '../plugin-server.js';
+import { createPluginServer, type PluginServer } from '../plugin-server.js';
 import type { KeyProvider } from '../provider.js';
 import { parseCommonConfig, serverOptionsFrom, type RawValues } from './common-config.js';
 import { COMMON_OPTIONS, ENV_PREFIX, envName, type OptionDef } from './option-defs.js';
@@ -49,8 +49,8 @@ export async function runPluginCli(spec: PluginCliSpec, argv: readonly string[] 
   }
   spec.addCommands?.(program);
   program.action(async () => {
-    const code = await serve(spec, defs, program);
-    if (code !== 0) process.exitCode = code;
+    // Exit explicitly: a provider's SDK may keep handles open after stop.
+    process.exit(await serve(spec, defs, program));
   });
   await program.parseAsync(argv);
 }
@@ -58,6 +58,7 @@ export async function runPluginCli(spec: PluginCliSpec, argv: readonly string[] 
 async function serve(spec: PluginCliSpec, defs: readonly OptionDef[], program: Command): Promise<number> {
   let values: RawValues;
   let log: Logger;
+  let server: PluginServer | undefined;
   try {
     const opts = program.opts<Record<string, string | boolean | undefined>>();
     const configPath = typeof opts.config === 'string' ? opts.config : process.env[envName('config')];
@@ -66,7 +67,7 @@ async function serve(spec: PluginCliSpec, defs: readonly OptionDef[], program: C
     const common = parseCommonConfig(values);
     log = createLogger({ level: common['log-level'], name: spec.name });
     const provider = await build(spec, values, log);
-    const server = createPluginServer({
+    server = createPluginServer({
       ...serverOptionsFrom(common),
       provider,
       logger: log,
@@ -78,6 +79,7 @@ async function serve(spec: PluginCliSpec, defs: readonly OptionDef[], program: C
     await server.stop(common['shutdown-grace']);
     return 0;
   } catch (err) {
+    await server?.stop(0).catch(() => undefined);
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`${spec.name}: ${message}\n`);
     return err instanceof ConfigError || isConfigMessage(message) ? 2 : 1;

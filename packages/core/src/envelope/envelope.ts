@@ -46,7 +46,7 @@ export class Envelope {
       const wrapped = await this.backend.wrap(plaintext, key.version, Aad.v2(Format.v2Direct, key.keyId), signal);
       return { ciphertext: withFormat(Format.v2Direct, wrapped), annotations: {} };
     }
-    const kek = await this.keks.take(key.keyId);
+    const kek = await this.keks.take(key, signal);
     const sealed = seal(kek.kek, plaintext, Aad.v2(Format.v2Local, key.keyId));
     return {
       ciphertext: withFormat(Format.v2Local, sealed),
@@ -73,7 +73,7 @@ export class Envelope {
     if (this.mode === 'direct') {
       return withFormat(Format.v1Direct, await this.backend.wrap(plaintext, key.version, Aad.v1(Format.v1Direct), signal));
     }
-    const kek = await this.keks.take(key.keyId);
+    const kek = await this.keks.take(key, signal);
     return encodeV1Local(kek.wrapped, seal(kek.kek, plaintext, Aad.v1(Format.v1Local)));
   }
 

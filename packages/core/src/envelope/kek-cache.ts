@@ -21,6 +21,8 @@ export interface KekCacheEvents {
 export class KekCache {
   private readonly lru: LRUCache<string, Buffer>;
   private readonly inFlight = new Map<string, Promise<Buffer>>();
+  /** Bumped by clear(): an unwrap that started before it must not re-fill the cache. */
+  private generation = 0;
 
   constructor(
     max: number,
@@ -44,7 +46,10 @@ export class KekCache {
     this.events.miss();
     let pending = this.inFlight.get(id);
     if (!pending) {
-      pending = this.load(id, wrapped).finally(() => this.inFlight.delete(id));
+      const loading: Promise<Buffer> = this.load(id, wrapped).finally(() => {
+        if (this.inFlight.get(id) === loading) this.inFlight.delete(id);
+      });
+      pending = loading;
       this.inFlight.set(id, pending);
     }
     return raceAbort(pending, signal);
@@ -59,6 +64,8 @@ export class KekCache {
   /** Forget every KEK (the backend key was revoked or disabled: stop serving from memory). */
   clear(): void {
     this.lru.clear();
+    this.inFlight.clear();
+    this.generation += 1;
     this.events.size(0);
   }
 
@@ -67,12 +74,15 @@ export class KekCache {
   }
 
   private async load(id: string, wrapped: Buffer): Promise<Buffer> {
+    const generation = this.generation;
     const kek = Buffer.from(await this.unwrap(wrapped));
     if (kek.length !== KEY_BYTES) {
       throw new KmsError('corrupt-ciphertext', `unwrapped local KEK has ${kek.length} bytes, expected ${KEY_BYTES}`);
     }
-    this.lru.set(id, kek);
-    this.events.size(this.lru.size);
+    if (generation === this.generation) {
+      this.lru.set(id, kek);
+      this.events.size(this.lru.size);
+    }
     return kek;
   }
 }

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { raceAbort } from '../abortable.js';
+import type { KeyState } from '../key-state.js';
 import { KEY_BYTES } from './aead.js';
 
 /** When the active local KEK is replaced by a fresh one (each replacement is one backend wrap). */
@@ -37,19 +39,20 @@ export type KekRotationReason = 'first' | 'key-rotated' | 'max-age' | 'max-uses'
 export class LocalKekManager {
   private active: ActiveKek | undefined;
   private creating: { keyId: string; promise: Promise<ActiveKek> } | undefined;
+  private generation = 0;
 
   constructor(
     private readonly limits: LocalKekLimits,
-    private readonly wrap: (kek: Buffer) => Promise<Uint8Array>,
+    private readonly wrap: (kek: Buffer, key: KeyState) => Promise<Uint8Array>,
     private readonly onCreated: (kek: ActiveKek, reason: KekRotationReason) => void,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** A KEK for one seal under `keyId`, counting the use. */
-  async take(keyId: string): Promise<ActiveKek> {
+  /** A KEK for one seal under `key`, counting the use. `signal` ends this caller's wait. */
+  async take(key: KeyState, signal: AbortSignal): Promise<ActiveKek> {
     let kek = this.active;
-    const reason = this.dueReason(kek, keyId);
-    if (reason) kek = await this.create(keyId, reason);
+    const reason = this.dueReason(kek, key.keyId);
+    if (reason) kek = await raceAbort(this.create(key, reason), signal);
     if (!kek) throw new Error('unreachable: no active KEK');
     kek.uses += 1;
     return kek;
@@ -60,9 +63,11 @@ export class LocalKekManager {
     return this.dueReason(this.active, keyId) === undefined;
   }
 
-  /** Drop the active KEK (the backend key was revoked or disabled). */
+  /** Drop the active KEK (the backend key was revoked or disabled); creations in flight are discarded. */
   clear(): void {
     this.active = undefined;
+    this.creating = undefined;
+    this.generation += 1;
   }
 
   private dueReason(kek: ActiveKek | undefined, keyId: string): KekRotationReason | undefined {
@@ -73,14 +78,22 @@ export class LocalKekManager {
     return undefined;
   }
 
-  private create(keyId: string, reason: KekRotationReason): Promise<ActiveKek> {
+  private create(key: KeyState, reason: KekRotationReason): Promise<ActiveKek> {
+    const keyId = key.keyId;
     if (this.creating?.keyId === keyId) return this.creating.promise;
-    const promise = (async () => {
+    const generation = this.generation;
+    // Assigned before the first await below completes, so the body can compare against it.
+    let promise: Promise<ActiveKek> | undefined = undefined;
+    promise = (async () => {
       const kek = randomBytes(KEY_BYTES);
-      const wrapped = Buffer.from(await this.wrap(kek));
+      const wrapped = Buffer.from(await this.wrap(kek, key));
       const created: ActiveKek = { keyId, kek, wrapped, createdAt: this.now(), uses: 0 };
-      this.active = created;
-      this.onCreated(created, reason);
+      if (generation === this.generation) {
+        // Its callers seal with it either way; it becomes the active KEK only if no newer
+        // creation was started meanwhile (and nothing was revoked).
+        if (this.creating?.promise === promise) this.active = created;
+        this.onCreated(created, reason);
+      }
       return created;
     })().finally(() => {
       if (this.creating?.promise === promise) this.creating = undefined;

@@ -56,7 +56,9 @@ function unary<Req, Res>(
     call.once('cancelled', onCancel);
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-    const timer = Number.isFinite(deadlineMs) ? setTimeout(onCancel, Math.max(0, deadlineMs - Date.now())) : undefined;
+    // setTimeout fires at once for delays over 2^31-1 ms; a deadline that far out is no deadline.
+    const delay = deadlineMs - Date.now();
+    const timer = Number.isFinite(delay) && delay < 2 ** 31 - 1 ? setTimeout(onCancel, Math.max(0, delay)) : undefined;
     timer?.unref();
     const uid = uidOf(call.request);
 
@@ -70,7 +72,11 @@ function unary<Req, Res>(
           callback(null, res);
         },
         (err: unknown) => {
-          const error = KmsError.from(err);
+          // A caller that went away (deadline, cancel) is not an internal error.
+          const error =
+            abort.signal.aborted && !(err instanceof KmsError)
+              ? new KmsError('unavailable', 'request cancelled or past its deadline', { cause: err })
+              : KmsError.from(err);
           const code = GRPC_CODE[error.errorClass];
           const seconds = (performance.now() - started) / 1000;
           deps.metrics.grpc(api, method, codeName(code), seconds);

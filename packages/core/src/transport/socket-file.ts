@@ -25,10 +25,20 @@ export async function prepareSocketPath(path: string): Promise<void> {
   await unlink(path);
 }
 
-/** Remove our socket file on shutdown, if it is still there and still a socket. */
-export async function removeSocketFile(path: string): Promise<void> {
+/** The identity of the socket file we bound, so shutdown never removes a successor's socket. */
+export async function socketIdentity(path: string): Promise<string> {
+  const s = await lstat(path);
+  return `${s.dev}:${s.ino}`;
+}
+
+/**
+ * Remove our socket file on shutdown, if it is still there and still ours: during a rolling
+ * replacement the next plugin may already have bound a new socket at the same path.
+ */
+export async function removeSocketFile(path: string, identity: string): Promise<void> {
   try {
-    if ((await lstat(path)).isSocket()) await unlink(path);
+    const s = await lstat(path);
+    if (s.isSocket() && `${s.dev}:${s.ino}` === identity) await unlink(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import * as v1 from '../gen/kms/v1beta1/api.js';
 import * as v2 from '../gen/kms/v2/api.js';
 import { formatListenAddress, grpcTarget, type ListenAddress } from './listen-address.js';
-import { prepareSocketPath, removeSocketFile, setSocketMode } from './socket-file.js';
+import { prepareSocketPath, removeSocketFile, setSocketMode, socketIdentity } from './socket-file.js';
 
 export interface SocketServerOptions {
   readonly address: ListenAddress;
@@ -19,6 +19,7 @@ export interface SocketServerOptions {
 export class SocketServer {
   private readonly server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   private listening = false;
+  private boundIdentity = '';
 
   constructor(private readonly opts: SocketServerOptions) {
     this.server.addService(v2.KeyManagementServiceService, opts.v2);
@@ -44,7 +45,14 @@ export class SocketServer {
     } finally {
       process.umask(previousUmask);
     }
-    if (address.kind === 'path') await setSocketMode(address.path, this.opts.socketMode);
+    if (address.kind === 'path') {
+      await setSocketMode(address.path, this.opts.socketMode);
+      this.boundIdentity = await socketIdentity(address.path);
+    } else {
+      // An abstract socket has no file, so no mode: any process in the network namespace can
+      // connect (and decrypt). Say so, every start.
+      this.opts.log.warn({ name: address.name }, 'abstract socket: no file permissions protect it; prefer a socket path');
+    }
     this.listening = true;
   }
 
@@ -66,6 +74,6 @@ export class SocketServer {
         resolve();
       });
     });
-    if (this.opts.address.kind === 'path') await removeSocketFile(this.opts.address.path);
+    if (this.opts.address.kind === 'path') await removeSocketFile(this.opts.address.path, this.boundIdentity);
   }
 }
