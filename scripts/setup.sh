@@ -21,5 +21,14 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# moto (the AWS KMS emulator the aws tests start), pinned; installed from PyPI when missing.
+MOTO_VERSION=5.2.1
+if ! python3 -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null || ! command -v moto_server >/dev/null 2>&1; then
+  need python3 "Python 3 with pip, for the moto AWS emulator"
+  echo "setup: installing moto[server]==$MOTO_VERSION from PyPI"
+  python3 -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  hash -r
+fi
+
 echo "setup: building (turbo: generate protos, compile)"
 npx --no-install turbo run build --output-logs=errors-only

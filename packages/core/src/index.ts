@@ -18,7 +18,7 @@ export { PluginMetrics } from './ops/metrics.js';
 export { createLogger } from './ops/logger.js';
 export type { Logger } from './ops/logger.js';
 export { runPluginCli } from './cli/run-plugin.js';
-export type { PluginCliSpec, OptionDef, RawValues } from './cli/run-plugin.js';
+export type { PluginCliSpec, OptionDef, RawValue, RawValues } from './cli/run-plugin.js';
 export { parseDuration } from './cli/duration.js';
 export { createKmsClient } from './client/kms-client.js';
 export type { KmsClient, ServiceError } from './client/kms-client.js';

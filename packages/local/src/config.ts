@@ -1,4 +1,4 @@
-import type { OptionDef } from '@k8s-kms/core';
+import type { OptionDef, RawValues } from '@k8s-kms/core';
 
 /** The flags of kms-plugin-local, beyond the common ones. */
 export const LOCAL_OPTIONS: readonly OptionDef[] = [
@@ -18,7 +18,7 @@ export interface LocalConfig {
 }
 
 /** Validate the resolved values of the local flags. */
-export function parseLocalConfig(values: Readonly<Record<string, string | boolean | undefined>>): LocalConfig {
+export function parseLocalConfig(values: RawValues): LocalConfig {
   const keyFile = values['key-file'];
   if (typeof keyFile !== 'string' || keyFile === '') throw new Error('--key-file is required');
   return { keyFile, create: values['require-key-file'] !== true };

@@ -3,7 +3,8 @@ import type { PluginServerOptions } from '../plugin-server.js';
 import { parseDuration } from './duration.js';
 
 /** Resolved raw values, keyed by flag name. */
-export type RawValues = Readonly<Record<string, string | boolean | undefined>>;
+export type RawValue = string | boolean | readonly string[] | undefined;
+export type RawValues = Readonly<Record<string, RawValue>>;
 
 const duration = z.string().transform((v, ctx) => {
   try {

@@ -8,6 +8,11 @@ export interface OptionDef {
   readonly default?: string;
   /** Backend flags may be required; a missing one stops start-up with an error naming it. */
   readonly required?: boolean;
+  /**
+   * The flag may be given several times; its value is a list. From the environment the items are
+   * comma-separated; in the config file, a JSON array of strings.
+   */
+  readonly repeatable?: boolean;
 }
 
 /** Every env var is this prefix plus the flag name in SCREAMING_SNAKE_CASE. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { envName, type OptionDef } from './option-defs.js';
-import type { RawValues } from './common-config.js';
+import type { RawValue, RawValues } from './common-config.js';
 
 /**
  * Resolve each flag once, in the documented order: command line → environment → config file →
@@ -8,20 +8,20 @@ import type { RawValues } from './common-config.js';
  */
 export function resolveValues(
   defs: readonly OptionDef[],
-  fromCli: (name: string) => string | boolean | undefined,
+  fromCli: (name: string) => RawValue,
   env: NodeJS.ProcessEnv,
   file: Readonly<Record<string, unknown>>,
 ): RawValues {
-  const out: Record<string, string | boolean | undefined> = {};
+  const out: Record<string, RawValue> = {};
   for (const def of defs) {
     const cli = fromCli(def.name);
     const envValue = env[envName(def.name)];
-    let value: string | boolean | undefined;
+    let value: RawValue;
     if (cli !== undefined) value = cli;
-    else if (envValue !== undefined) value = def.value ? envValue : parseBool(envValue, envName(def.name));
+    else if (envValue !== undefined) value = fromEnv(def, envValue);
     else if (file[def.name] !== undefined) value = fromFile(def, file[def.name]);
-    else value = def.value ? def.default : false;
-    if (def.required && (value === undefined || value === '')) {
+    else value = def.repeatable ? [] : def.value ? def.default : false;
+    if (def.required && (value === undefined || value === '' || (Array.isArray(value) && value.length === 0))) {
       throw new Error(`--${def.name} is required (or set ${envName(def.name)}, or "${def.name}" in the config file)`);
     }
     out[def.name] = value;
@@ -54,7 +54,22 @@ export function readConfigFile(path: string | undefined, defs: readonly OptionDe
   return parsed as Record<string, unknown>;
 }
 
-function fromFile(def: OptionDef, value: unknown): string | boolean {
+function fromEnv(def: OptionDef, value: string): RawValue {
+  if (def.repeatable)
+    return value
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== '');
+  return def.value ? value : parseBool(value, envName(def.name));
+}
+
+function fromFile(def: OptionDef, value: unknown): RawValue {
+  if (def.repeatable) {
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+      throw new Error(`--config: "${def.name}" must be an array of strings`);
+    }
+    return value as string[];
+  }
   if (!def.value) {
     if (typeof value !== 'boolean') throw new Error(`--config: "${def.name}" must be true or false`);
     return value;

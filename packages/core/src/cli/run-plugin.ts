@@ -4,11 +4,11 @@ import { createLogger } from '../ops/logger.js';
 import { PluginMetrics } from '../ops/metrics.js';
 import { createPluginServer, type PluginServer } from '../plugin-server.js';
 import type { KeyProvider } from '../provider.js';
-import { parseCommonConfig, serverOptionsFrom, type RawValues } from './common-config.js';
+import { parseCommonConfig, serverOptionsFrom, type RawValue, type RawValues } from './common-config.js';
 import { COMMON_OPTIONS, ENV_PREFIX, envName, type OptionDef } from './option-defs.js';
 import { readConfigFile, resolveValues } from './resolve-values.js';
 
-export type { OptionDef, RawValues };
+export type { OptionDef, RawValue, RawValues };
 
 /** What a backend binary tells the shared runner (its main.ts is just this object). */
 export interface PluginCliSpec {
@@ -45,7 +45,9 @@ export async function runPluginCli(spec: PluginCliSpec, argv: readonly string[] 
   for (const def of defs) {
     const flag = def.value ? `--${def.name} <${def.value}>` : `--${def.name}`;
     const help = `${def.help}${def.default ? ` (default: ${def.default})` : ''}${def.required ? ' (required)' : ''}`;
-    program.addOption(new Option(flag, help));
+    const option = new Option(flag, help);
+    if (def.repeatable) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+    program.addOption(option);
   }
   spec.addCommands?.(program);
   program.action(async () => {
@@ -60,7 +62,7 @@ async function serve(spec: PluginCliSpec, defs: readonly OptionDef[], program: C
   let log: Logger;
   let server: PluginServer | undefined;
   try {
-    const opts = program.opts<Record<string, string | boolean | undefined>>();
+    const opts = program.opts<Record<string, RawValue>>();
     const configPath = typeof opts.config === 'string' ? opts.config : process.env[envName('config')];
     const file = readConfigFile(configPath, defs);
     values = resolveValues(defs, (name) => opts[camel(name)], process.env, file);

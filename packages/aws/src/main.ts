@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { runPluginCli } from '@k8s-kms/core';
+import { createKmsClient } from './client.js';
+import { AWS_OPTIONS, parseAwsConfig } from './config.js';
+import { AwsKmsProvider } from './provider.js';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+await runPluginCli({
+  name: 'kms-plugin-aws',
+  version,
+  description: 'Kubernetes KMS plugin (v2 and v1beta1) whose root keys live in AWS KMS.',
+  options: AWS_OPTIONS,
+  async buildProvider(values) {
+    const config = parseAwsConfig(values);
+    return new AwsKmsProvider({
+      client: await createKmsClient(config),
+      key: config.key,
+      decryptKeys: config['decrypt-key'],
+      encryptionContext: config['encryption-context'],
+    });
+  },
+});

@@ -1,0 +1,91 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createKmsClient } from '@k8s-kms/core';
+import { Moto, MOTO_SECRET } from './support/moto.js';
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'kms-plugin-aws.js');
+const env = { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDMOTOTEST', AWS_SECRET_ACCESS_KEY: MOTO_SECRET, AWS_REGION: 'us-east-1' };
+
+describe('the kms-plugin-aws binary', () => {
+  let moto: Moto;
+  let dir: string;
+  beforeAll(async () => {
+    moto = await Moto.start();
+    dir = await mkdtemp(join(tmpdir(), 'k8s-kms-aws-bin-'));
+  });
+  afterAll(async () => {
+    await moto.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('lists its AWS flags in --help', () => {
+    const r = spawnSync(process.execPath, [BIN, '--help'], { encoding: 'utf8' });
+    for (const flag of ['--key', '--decrypt-key', '--encryption-context', '--region', '--endpoint', '--role-arn', '--external-id'])
+      expect(r.stdout).toContain(flag);
+  });
+
+  it.each([
+    [[], {}, '--key is required'],
+    [
+      ['--key', 'alias/x'],
+      { AWS_REGION: '', AWS_DEFAULT_REGION: '', AWS_CONFIG_FILE: '/nonexistent' },
+      '--region: no AWS region configured',
+    ],
+    [['--key', 'alias/x', '--endpoint', 'ftp://x'], {}, '--endpoint:'],
+  ])('refuses %j at start with exit 2, naming the flag', (args, extraEnv, message) => {
+    const r = spawnSync(process.execPath, [BIN, '--listen-addr', `unix://${dir}/x.sock`, ...args], {
+      encoding: 'utf8',
+      env: { ...env, ...extraEnv },
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+
+  it('serves both APIs against moto through an alias, with credentials from the environment, and never logs them', async () => {
+    const alias = 'alias/k8s-kms-binary';
+    await moto.createAlias(alias, await moto.createKey());
+    const sock = join(dir, 's.sock');
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        '--listen-addr',
+        `unix://${sock}`,
+        '--health-addr',
+        'off',
+        '--key',
+        alias,
+        '--endpoint',
+        moto.endpoint,
+        '--encryption-context',
+        'cluster=bin',
+        '--log-level',
+        'debug',
+      ],
+      { env },
+    );
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      for (let i = 0; i < 200 && !(await stat(sock).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 50));
+      const client = createKmsClient(`unix://${sock}`);
+      const status = await client.status();
+      expect(status).toMatchObject({ healthz: 'ok', keyId: expect.stringMatching(/^aws-kms:/) as unknown as string });
+      const enc = await client.encrypt(Buffer.alloc(32, 5));
+      expect(await client.decrypt(enc)).toEqual(Buffer.alloc(32, 5));
+      expect(await client.v1Decrypt(await client.v1Encrypt(Buffer.alloc(32, 6)))).toEqual(Buffer.alloc(32, 6));
+      client.close();
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    expect(child.exitCode).toBe(0);
+    expect(output).not.toContain(MOTO_SECRET);
+    expect(output).not.toContain(Buffer.alloc(32, 5).toString('base64'));
+  });
+});
