@@ -68,7 +68,7 @@ function fromFile(def: OptionDef, value: unknown): RawValue {
     if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
       throw new Error(`--config: "${def.name}" must be an array of strings`);
     }
-    return value as string[];
+    return value;
   }
   if (!def.value) {
     if (typeof value !== 'boolean') throw new Error(`--config: "${def.name}" must be true or false`);
