@@ -12,11 +12,12 @@ import (
 	kmsapi "k8s.io/kms/apis/v2"
 
 	"k8s-kms.dev/e2e/clientharness"
-	"k8s-kms.dev/e2e/internal/localplugin"
+	"k8s-kms.dev/e2e/internal/moto"
+	"k8s-kms.dev/e2e/internal/pluginproc"
 )
 
-func TestHarnessPassesAgainstKmsPluginLocal(t *testing.T) {
-	p := localplugin.New(t.TempDir())
+func runHarness(t *testing.T, p *pluginproc.Plugin) {
+	t.Helper()
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +26,7 @@ func TestHarnessPassesAgainstKmsPluginLocal(t *testing.T) {
 	defer cancel()
 	err := clientharness.Run(ctx, clientharness.Options{
 		Endpoint:     p.Endpoint(),
-		ProviderName: "local",
+		ProviderName: p.ProviderName,
 		Rotate:       func(context.Context) error { return p.Rotate() },
 		V1:           true,
 		Logf:         t.Logf,
@@ -33,6 +34,23 @@ func TestHarnessPassesAgainstKmsPluginLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestHarnessPassesAgainstKmsPluginLocal(t *testing.T) {
+	runHarness(t, pluginproc.Local(t.TempDir()))
+}
+
+func TestHarnessPassesAgainstKmsPluginAWSOnMoto(t *testing.T) {
+	m, err := moto.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	rotate, err := m.AliasedKey("alias/k8s-kms-harness")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runHarness(t, pluginproc.AWS(t.TempDir(), m.URL, "alias/k8s-kms-harness", rotate))
 }
 
 // FakeBrokenPlugin is a deliberately broken KMS v2 plugin double: it breaks one rule of the

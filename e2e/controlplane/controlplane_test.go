@@ -14,16 +14,15 @@ import (
 
 	"k8s-kms.dev/e2e/clientharness"
 	"k8s-kms.dev/e2e/controlplane"
-	"k8s-kms.dev/e2e/internal/localplugin"
+	"k8s-kms.dev/e2e/internal/moto"
+	"k8s-kms.dev/e2e/internal/pluginproc"
 )
-
-const provider = "local"
 
 type written struct{ kind, name, value string }
 
 // encryptionConfig returns an EncryptionConfiguration for secrets and configmaps. With v1 set,
 // a KMS v1 provider writes and the v2 one still reads older data.
-func encryptionConfig(t *testing.T, dir, endpoint string, v1 bool) string {
+func encryptionConfig(t *testing.T, dir, provider, endpoint string, v1 bool) string {
 	t.Helper()
 	providers := fmt.Sprintf(`      - kms:
           apiVersion: v2
@@ -67,7 +66,26 @@ func eventually(t *testing.T, what string, timeout time.Duration, probe func() (
 }
 
 func TestKubeAPIServerWithKmsPluginLocal(t *testing.T) {
-	bin := controlplane.Bin(localplugin.RepoRoot())
+	runControlPlane(t, pluginproc.Local(filepath.Join(t.TempDir(), "plugin")))
+}
+
+func TestKubeAPIServerWithKmsPluginAWSOnMoto(t *testing.T) {
+	m, err := moto.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	rotate, err := m.AliasedKey("alias/k8s-kms-controlplane")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runControlPlane(t, pluginproc.AWS(filepath.Join(t.TempDir(), "plugin"), m.URL, "alias/k8s-kms-controlplane", rotate))
+}
+
+// runControlPlane runs every scenario against one plugin: encryption at rest, rotation and
+// migration, an apiserver restart, a plugin outage and recovery, and the KMS v1 path.
+func runControlPlane(t *testing.T, plugin *pluginproc.Plugin) {
+	bin := controlplane.Bin(pluginproc.RepoRoot())
 	for _, b := range []string{"kube-apiserver", "etcd", "kubectl"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
 			t.Fatalf("%s is not built in %s: run scripts/test.sh (it builds e2e/tools)", b, bin)
@@ -75,11 +93,7 @@ func TestKubeAPIServerWithKmsPluginLocal(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ctx := context.Background()
-
-	plugin := localplugin.New(filepath.Join(dir, "plugin"))
-	if err := os.MkdirAll(plugin.Dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	provider := plugin.ProviderName
 	if err := plugin.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +105,7 @@ func TestKubeAPIServerWithKmsPluginLocal(t *testing.T) {
 	}
 	t.Cleanup(etcd.Stop)
 
-	api, err := controlplane.NewAPIServer(bin, dir, etcd.URL, encryptionConfig(t, dir, plugin.Endpoint(), false))
+	api, err := controlplane.NewAPIServer(bin, dir, etcd.URL, encryptionConfig(t, dir, provider, plugin.Endpoint(), false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +232,7 @@ func TestKubeAPIServerWithKmsPluginLocal(t *testing.T) {
 
 	// 5. The KMS v1 path once, with the (deprecated) KMSv1 feature gate on.
 	api.Stop()
-	api.EncryptionConfig = encryptionConfig(t, dir, plugin.Endpoint(), true)
+	api.EncryptionConfig = encryptionConfig(t, dir, provider, plugin.Endpoint(), true)
 	api.FeatureGates = "KMSv1=true"
 	if err := api.Start(); err != nil {
 		t.Fatal(err)

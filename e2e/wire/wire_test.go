@@ -18,13 +18,13 @@ import (
 	kmsv1 "k8s.io/kms/apis/v1beta1"
 	kmsv2 "k8s.io/kms/apis/v2"
 
-	"k8s-kms.dev/e2e/internal/localplugin"
+	"k8s-kms.dev/e2e/internal/pluginproc"
 )
 
 // startPlugin runs the built kms-plugin-local binary on a socket in a temp dir and dials it.
-func startPlugin(t *testing.T) (*grpc.ClientConn, *localplugin.Plugin) {
+func startPlugin(t *testing.T) (*grpc.ClientConn, *pluginproc.Plugin) {
 	t.Helper()
-	p := localplugin.New(t.TempDir())
+	p := pluginproc.Local(t.TempDir())
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}

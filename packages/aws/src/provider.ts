@@ -19,22 +19,27 @@ const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[a-zA-Z0-9-]+$/;
 
 /**
  * AWS KMS behind core's contract. Wrap is KMS Encrypt under the key the alias points at now; the
- * key ARN travels with the data and unwrap is KMS Decrypt pinned to it (KeyId), restricted to
- * --key's targets and --decrypt-keys, so a ciphertext cannot be steered to another key.
- * currentKey is DescribeKey: metadata, no paid crypto call.
+ * key ARN travels with the data and unwrap is KMS Decrypt pinned to it (KeyId). Decrypt may use a
+ * key in the account and region of --key's target (so data under an alias's earlier targets stays
+ * readable, across restarts) or a --decrypt-key; a ciphertext naming any other key is refused
+ * before KMS is asked, so it cannot be steered to a key elsewhere. currentKey is DescribeKey:
+ * metadata, no paid crypto call.
  */
 export class AwsKmsProvider implements KeyProvider {
   readonly kind = 'aws-kms';
   /** Key ARNs Decrypt may use: every target of --key seen so far, and the --decrypt-keys. */
   private readonly readable = new Set<string>();
+  /** "arn:aws:kms:<region>:<account>:" of --key's targets: keys there are readable too. */
+  private readonly home = new Set<string>();
 
   constructor(private readonly opts: AwsKmsProviderOptions) {
-    for (const k of [opts.key, ...(opts.decryptKeys ?? [])]) if (KEY_ARN.test(k)) this.readable.add(k);
+    if (KEY_ARN.test(opts.key)) this.addTarget(opts.key);
+    for (const k of opts.decryptKeys ?? []) if (KEY_ARN.test(k)) this.readable.add(k);
   }
 
   async currentKey({ signal }: CallOptions): Promise<KeyVersion> {
     const meta = await this.describe(this.opts.key, signal);
-    this.readable.add(meta.Arn);
+    this.addTarget(meta.Arn);
     await this.resolveDecryptKeys(signal);
     const state = meta.KeyState ?? (meta.Enabled ? 'Enabled' : 'Disabled');
     // The key material id changes on an on-demand or imported-material rotation, so the key_id does too.
@@ -63,8 +68,8 @@ export class AwsKmsProvider implements KeyProvider {
 
   async unwrap(wrapped: Uint8Array, { aad, signal }: WrapOptions): Promise<Uint8Array> {
     const { arn, blob } = decode(wrapped);
-    if (!this.readable.has(arn)) {
-      throw new KmsError('user-induced', `data was encrypted under ${arn}, which is neither --key's target nor a --decrypt-key`);
+    if (!this.readable.has(arn) && !this.home.has(accountScope(arn))) {
+      throw new KmsError('user-induced', `data was encrypted under ${arn}, outside --key's account and region; list it with --decrypt-key`);
     }
     try {
       const out = await this.opts.client.send(
@@ -80,6 +85,11 @@ export class AwsKmsProvider implements KeyProvider {
 
   async close(): Promise<void> {
     this.opts.client.destroy();
+  }
+
+  private addTarget(arn: string): void {
+    this.readable.add(arn);
+    this.home.add(accountScope(arn));
   }
 
   private context(aad: Uint8Array): Record<string, string> {
@@ -108,6 +118,11 @@ export class AwsKmsProvider implements KeyProvider {
       }
     }
   }
+}
+
+/** "arn:aws:kms:us-east-1:123456789012:" of a key ARN. */
+function accountScope(arn: string): string {
+  return arn.slice(0, arn.lastIndexOf(':') + 1);
 }
 
 function decode(wrapped: Uint8Array): { arn: string; blob: Uint8Array } {

@@ -1,0 +1,110 @@
+// Package moto runs moto's AWS emulator on loopback for the e2e tests and makes the few KMS
+// admin calls they need (CreateKey, CreateAlias, UpdateAlias) over the KMS JSON protocol.
+package moto
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// Server is a moto_server process.
+type Server struct {
+	URL string
+	cmd *exec.Cmd
+}
+
+// Start runs `moto_server` (installed by scripts/setup.sh) on a free loopback port.
+func Start() (*Server, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command("moto_server", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start moto_server (run scripts/setup.sh): %w", err)
+	}
+	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if resp, err := http.Get(s.URL + "/moto-api/"); err == nil {
+			resp.Body.Close()
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return nil, fmt.Errorf("moto_server did not answer on %s", s.URL)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Stop ends the process.
+func (s *Server) Stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_, _ = s.cmd.Process.Wait()
+}
+
+// call makes one KMS JSON-protocol call. moto routes by the signing scope, so the request
+// carries a (dummy) SigV4 Authorization header for the kms service.
+func (s *Server) call(target string, body map[string]any, out any) error {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/", bytes.NewReader(b))
+	req.Header.Set("X-Amz-Target", "TrentService."+target)
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDE2E/20260101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=00")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("moto %s: HTTP %d", target, resp.StatusCode)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// CreateKey makes a symmetric key and returns its ARN.
+func (s *Server) CreateKey() (string, error) {
+	var out struct{ KeyMetadata struct{ Arn string } }
+	err := s.call("CreateKey", map[string]any{}, &out)
+	return out.KeyMetadata.Arn, err
+}
+
+// CreateAlias points a new alias at a key.
+func (s *Server) CreateAlias(alias, keyArn string) error {
+	return s.call("CreateAlias", map[string]any{"AliasName": alias, "TargetKeyId": keyArn}, nil)
+}
+
+// UpdateAlias re-points an alias.
+func (s *Server) UpdateAlias(alias, keyArn string) error {
+	return s.call("UpdateAlias", map[string]any{"AliasName": alias, "TargetKeyId": keyArn}, nil)
+}
+
+// AliasedKey creates a key behind a new alias and returns the alias with a rotation function
+// that re-points it at a fresh key.
+func (s *Server) AliasedKey(alias string) (func() error, error) {
+	arn, err := s.CreateKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.CreateAlias(alias, arn); err != nil {
+		return nil, err
+	}
+	return func() error {
+		next, err := s.CreateKey()
+		if err != nil {
+			return err
+		}
+		return s.UpdateAlias(alias, next)
+	}, nil
+}
