@@ -1,26 +1,43 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, createPluginServer, type KekMode } from '@k8s-kms/core';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { AwsKmsProvider } from '@k8s-kms/aws';
+import { createLogger, createPluginServer, type KekMode, type KeyProvider } from '@k8s-kms/core';
 import { createKeyringIfMissing, LocalKeyProvider } from '@k8s-kms/local';
 import { InstrumentedProvider } from '@k8s-kms/testkit';
 
 /**
  * The plugin under benchmark, in a process of its own (so its RSS is its own): the real local
- * provider behind an added latency, standing in for a remote KMS round trip.
- * argv: <socket path> <kek-mode> <latency ms>. Prints "READY <health address>".
+ * provider, or the AWS provider against an AWS KMS endpoint (moto), behind an optional added
+ * latency standing in for a remote KMS round trip.
+ * argv: <socket path> <kek-mode> <latency ms> <refresh ms> [aws <endpoint> <key>].
+ * Prints "READY <health address>".
  */
-const [socket, mode, latency] = process.argv.slice(2);
-const dir = await mkdtemp(join(tmpdir(), 'k8s-kms-bench-'));
-const keyFile = join(dir, 'keyring.json');
-await createKeyringIfMissing(keyFile);
-const provider = new InstrumentedProvider(await LocalKeyProvider.open(keyFile));
+const [socket, mode, latency, refreshMs, backend, endpoint, key] = process.argv.slice(2);
+async function realProvider(): Promise<KeyProvider> {
+  if (backend === 'aws' && endpoint && key) {
+    const client = new KMSClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+      maxAttempts: 1,
+    });
+    return new AwsKmsProvider({ client, key });
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'k8s-kms-bench-'));
+  const keyFile = join(dir, 'keyring.json');
+  await createKeyringIfMissing(keyFile);
+  return LocalKeyProvider.open(keyFile);
+}
+const provider = new InstrumentedProvider(await realProvider());
 provider.latencyMs = Number(latency);
 const server = createPluginServer({
   provider,
   listenAddr: `unix://${socket}`,
   healthAddr: '127.0.0.1:0',
   kekMode: mode as KekMode,
+  refresh: { intervalMs: Number(refreshMs) },
   logger: createLogger({ level: 'error', name: 'bench' }),
   // Measure the plugin, not the limiter: no rate limit, room for every concurrent call.
   remote: { rateLimit: { perSecond: 0 }, maxConcurrency: 256, timeoutMs: 10_000 },

@@ -4,6 +4,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { createKmsClient, type KmsClient } from '@k8s-kms/core';
 
 /**
@@ -11,13 +12,17 @@ import { createKmsClient, type KmsClient } from '@k8s-kms/core';
  * and direct modes, against a backend with a set latency. Prints throughput, p50/p99 latency, the
  * plugin's RSS and backend calls per 1,000 requests. Numbers, never assertions.
  *
- * Usage: node dist/src/bench-socket.js [--latency-ms 40] [--seconds 2] [--concurrency 1,16,64]
+ * With `--backend aws` the plugin runs the AWS provider against moto (started here, on loopback).
+ * It also counts backend calls made while Status is polled, and the background refresh's calls.
+ *
+ * Usage: node dist/src/bench-socket.js [--backend local|aws] [--latency-ms 40] [--seconds 2] [--concurrency 1,16,64]
  */
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 };
-const latencyMs = Number(arg('latency-ms', '40'));
+const backend = arg('backend', 'local');
+const latencyMs = Number(arg('latency-ms', backend === 'aws' ? '0' : '40'));
 const seconds = Number(arg('seconds', '2'));
 const concurrencies = arg('concurrency', '1,16,64').split(',').map(Number);
 
@@ -32,9 +37,41 @@ interface Cell {
   backendPer1000: number;
 }
 
-async function startServer(mode: string): Promise<{ pid: number; health: string; stop: () => Promise<void>; socket: string }> {
+let awsArgs: string[] = [];
+
+async function startMoto(): Promise<() => void> {
+  const port = 40000 + Math.floor(Math.random() * 20000);
+  const proc = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const endpoint = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${endpoint}/moto-api/`)).ok) break;
+    } catch {
+      if (i > 300) throw new Error('moto_server did not start (run scripts/setup.sh)');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const admin = new KMSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+  const key = await admin.send(new CreateKeyCommand({}));
+  await admin.send(new CreateAliasCommand({ AliasName: 'alias/bench', TargetKeyId: key.KeyMetadata?.Arn }));
+  awsArgs = ['aws', endpoint, 'alias/bench'];
+  return () => proc.kill('SIGTERM');
+}
+
+async function startServer(
+  mode: string,
+  refreshMs = 60_000,
+): Promise<{ pid: number; health: string; stop: () => Promise<void>; socket: string }> {
   const socket = join(await mkdtemp(join(tmpdir(), 'k8s-kms-bench-sock-')), 'kms.sock');
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./bench-server.js', import.meta.url)), socket, mode, String(latencyMs)], {
+  const serverArgs = [
+    fileURLToPath(new URL('./bench-server.js', import.meta.url)),
+    socket,
+    mode,
+    String(latencyMs),
+    String(refreshMs),
+    ...awsArgs,
+  ];
+  const child = spawn(process.execPath, serverArgs, {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const health = await new Promise<string>((resolve, reject) => {
@@ -113,16 +150,66 @@ async function measure(mode: string, concurrency: number): Promise<Cell[]> {
   }
 }
 
-const rows: Cell[] = [];
-for (const mode of ['local', 'direct']) for (const c of concurrencies) rows.push(...(await measure(mode, c)));
+/**
+ * Backend calls caused by Status polling, measured twice. First 1,000 Status calls with the
+ * refresher idle (60 s interval, first refresh already done): every backend call in that window is
+ * Status's. Then no Status at all for 10 s with a 1 s refresh interval: the refresher's own rate,
+ * scaled to the default 60 s interval.
+ */
+async function statusCost(): Promise<{ per1000Status: number; refreshPerHour: number }> {
+  const idle = await startServer('local', 60_000);
+  const client = createKmsClient(idle.socket);
+  let per1000Status: number;
+  try {
+    await client.status();
+    const before = await backendCalls(idle.health);
+    for (let i = 0; i < 1000; i++) await client.status();
+    per1000Status = (await backendCalls(idle.health)) - before;
+  } finally {
+    client.close();
+    await idle.stop();
+  }
+  const busy = await startServer('local', 1000);
+  try {
+    const before = await backendCalls(busy.health);
+    await new Promise((r) => setTimeout(r, 10_000));
+    const perSecondAt1s = ((await backendCalls(busy.health)) - before) / 10;
+    return { per1000Status, refreshPerHour: (perSecondAt1s * 3600) / 60 };
+  } finally {
+    await busy.stop();
+  }
+}
 
+const stopMoto = backend === 'aws' ? await startMoto() : () => undefined;
+const rows: Cell[] = [];
+let status: Awaited<ReturnType<typeof statusCost>>;
+try {
+  for (const mode of ['local', 'direct']) for (const c of concurrencies) rows.push(...(await measure(mode, c)));
+  status = await statusCost();
+} finally {
+  stopMoto();
+}
+
+const backendName = backend === 'aws' ? 'AWS provider on moto 5.2.1 (no added latency)' : `local provider + ${latencyMs} ms added latency`;
 console.log(
-  `k8s-kms socket benchmark: backend latency ${latencyMs} ms, ${seconds} s per cell, node ${process.version}, ${process.platform}/${process.arch}`,
+  `k8s-kms socket benchmark: ${backendName}, ${seconds} s per cell, node ${process.version}, ${process.platform}/${process.arch}`,
 );
 console.log('| kek mode | op | concurrency | req/s | p50 ms | p99 ms | plugin RSS MiB | backend calls / 1,000 req |');
 console.log('|---|---|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(
-    `| ${r.mode} | ${r.op} | ${r.concurrency} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rssMiB.toFixed(0)} | ${r.backendPer1000.toFixed(1)} |`,
-  );
+  const cells = [
+    r.mode,
+    r.op,
+    r.concurrency,
+    r.rps.toFixed(0),
+    r.p50.toFixed(2),
+    r.p99.toFixed(2),
+    r.rssMiB.toFixed(0),
+    r.backendPer1000.toFixed(1),
+  ];
+  console.log(`| ${cells.join(' | ')} |`);
 }
+console.log(
+  `Status: ${status.per1000Status} backend calls per 1,000 Status calls. Background key refresh: ${status.refreshPerHour.toFixed(0)} current-key calls ` +
+    'per hour at the default 60 s interval, whatever the Status rate (kube-apiserver polls Status about once a minute).',
+);
