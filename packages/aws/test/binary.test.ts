@@ -45,6 +45,55 @@ describe('the kms-plugin-aws binary', () => {
     expect(r.stderr).toContain(message);
   });
 
+  it('assumes --role-arn through STS (moto) and uses the temporary credentials for KMS', async () => {
+    const alias = 'alias/k8s-kms-assume-role';
+    await moto.createAlias(alias, await moto.createKey());
+    const sock = join(dir, 'role.sock');
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        '--listen-addr',
+        `unix://${sock}`,
+        '--health-addr',
+        'off',
+        '--key',
+        alias,
+        '--endpoint',
+        moto.endpoint,
+        '--role-arn',
+        'arn:aws:iam::123456789012:role/k8s-kms',
+        '--external-id',
+        'ext-1',
+        '--role-session-name',
+        'sts-proof-4711',
+        '--log-level',
+        'debug',
+      ],
+      { env: { ...env, AWS_ENDPOINT_URL_STS: moto.endpoint } },
+    );
+    let output = '';
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    try {
+      for (let i = 0; i < 200 && !(await stat(sock).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 50));
+      const client = createKmsClient(`unix://${sock}`);
+      expect((await client.status()).healthz).toBe('ok');
+      const enc = await client.encrypt(Buffer.alloc(32, 9));
+      expect(await client.decrypt(enc)).toEqual(Buffer.alloc(32, 9));
+      client.close();
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    // moto's record of the AssumeRole call the plugin made.
+    const data = (await (await fetch(`${moto.endpoint}/moto-api/data.json`)).json()) as {
+      sts: { AssumedRole: { session_name: string; external_id: string }[] };
+    };
+    expect(data.sts.AssumedRole).toContainEqual(expect.objectContaining({ session_name: 'sts-proof-4711', external_id: 'ext-1' }));
+    expect(output).not.toContain(MOTO_SECRET);
+  });
+
   it('serves both APIs against moto through an alias, with credentials from the environment, and never logs them', async () => {
     const alias = 'alias/k8s-kms-binary';
     await moto.createAlias(alias, await moto.createKey());
