@@ -21,13 +21,16 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# moto (the AWS KMS emulator the aws tests start), pinned; installed from PyPI when missing.
+# moto (the AWS KMS emulator the aws tests start), pinned. Used from the machine's Python when it
+# already has that version; otherwise installed from PyPI into the project's own venv
+# (.cache/moto-venv), which also works where the system Python is externally managed (PEP 668).
 MOTO_VERSION=5.2.1
-if ! python3 -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null || ! command -v moto_server >/dev/null 2>&1; then
-  need python3 "Python 3 with pip, for the moto AWS emulator"
-  echo "setup: installing moto[server]==$MOTO_VERSION from PyPI"
-  python3 -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
-  hash -r
+have_moto() { "$1" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; }
+if ! { have_moto python3 && command -v moto_server >/dev/null 2>&1; } && ! have_moto .cache/moto-venv/bin/python; then
+  need python3 "Python 3, for the moto AWS emulator"
+  echo "setup: installing moto[server]==$MOTO_VERSION from PyPI into .cache/moto-venv"
+  python3 -m venv .cache/moto-venv
+  .cache/moto-venv/bin/python -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 
 echo "setup: building (turbo: generate protos, compile)"

@@ -15,6 +15,10 @@ if (existsSync(jest)) {
 
 const go = join(dir, 'go.json');
 if (existsSync(go)) {
+  // Count leaf tests: a failing subtest also fails its parent and its package, which are not
+  // counted again; a package failing with no failed test (a build error) counts once.
+  const failedTests = new Map(); // package -> test names
+  const failedPackages = new Set();
   for (const line of readFileSync(go, 'utf8').split('\n')) {
     let e;
     try {
@@ -23,8 +27,12 @@ if (existsSync(go)) {
       continue;
     }
     if (e.Test && e.Action === 'pass') passed += 1;
-    if (e.Action === 'fail') failed += 1; // a failed test, or a package that failed to build
+    if (e.Action !== 'fail') continue;
+    if (e.Test) failedTests.set(e.Package, [...(failedTests.get(e.Package) ?? []), e.Test]);
+    else failedPackages.add(e.Package);
   }
+  for (const tests of failedTests.values()) failed += tests.filter((t) => !tests.some((o) => o.startsWith(`${t}/`))).length;
+  for (const pkg of failedPackages) if (!failedTests.has(pkg)) failed += 1;
 } else failed += 1;
 
 for (const check of ['typecheck', 'lint']) {

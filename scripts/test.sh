@@ -3,8 +3,11 @@
 # "N passed, N failed" summed over all suites; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh || exit 1
-command -v go >/dev/null 2>&1 || { echo "test: Go is required for the e2e tests (go 1.26 or newer)" >&2; exit 1; }
+# A failure before any suite ran still ends with the closing line CI reads.
+bash scripts/setup.sh || { echo "test: set-up failed" >&2; echo "0 passed, 1 failed"; exit 1; }
+command -v go >/dev/null 2>&1 || { echo "test: Go is required for the e2e tests (go 1.26 or newer)" >&2; echo "0 passed, 1 failed"; exit 1; }
+# moto may live in the project's own venv (see setup.sh).
+[ -d .cache/moto-venv/bin ] && export PATH="$PWD/.cache/moto-venv/bin:$PATH"
 
 results=$(mktemp -d "${TMPDIR:-/tmp}/k8s-kms-results.XXXXXX")
 status=0

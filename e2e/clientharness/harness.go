@@ -112,7 +112,11 @@ func runV2(ctx context.Context, o Options, dir string) error {
 		if err != nil {
 			return err
 		}
-		if got := storedKeyID(obj.stored, prefix); got != statusKeyID {
+		got, err := StoredKeyIDOf(obj.stored, prefix)
+		if err != nil {
+			return fmt.Errorf("stored value of %s: %w", obj.key, err)
+		}
+		if got != statusKeyID {
 			return fmt.Errorf("stored key_id %q differs from the plugin's Status key_id %q", got, statusKeyID)
 		}
 		objects = append(objects, obj)
@@ -135,7 +139,8 @@ func runV2(ctx context.Context, o Options, dir string) error {
 		_ = checkAll(cfg)
 		obj, err := write(ctx, tr, prefix, fmt.Sprintf("/registry/secrets/harness/v2-rotated-%d", i))
 		if err == nil {
-			if id := storedKeyID(obj.stored, prefix); id != statusKeyID {
+			var id string
+			if id, err = StoredKeyIDOf(obj.stored, prefix); err == nil && id != statusKeyID {
 				newKeyID = id
 				objects = append(objects, obj)
 				break
@@ -278,18 +283,19 @@ func readBack(ctx context.Context, tr value.Transformer, objects []object) error
 	return nil
 }
 
-// storedKeyID decodes the key_id kube-apiserver recorded in a KMS v2 stored object.
-func storedKeyID(stored, prefix []byte) string {
-	var eo kmstypes.EncryptedObject
-	if err := proto.Unmarshal(bytes.TrimPrefix(stored, prefix), &eo); err != nil {
-		return "<undecodable: " + err.Error() + ">"
+// StoredKeyIDOf decodes the key_id of a value with the given KMS v2 prefix, or says why it cannot.
+func StoredKeyIDOf(stored, prefix []byte) (string, error) {
+	if !bytes.HasPrefix(stored, prefix) {
+		return "", fmt.Errorf("value does not begin %q", prefix)
 	}
-	return eo.KeyID
-}
-
-// StoredKeyID decodes the key_id of a value read from etcd (for the control-plane tests).
-func StoredKeyID(stored []byte, providerName string) string {
-	return storedKeyID(stored, []byte("k8s:enc:kms:v2:"+providerName+":"))
+	var eo kmstypes.EncryptedObject
+	if err := proto.Unmarshal(stored[len(prefix):], &eo); err != nil {
+		return "", fmt.Errorf("not a KMS v2 EncryptedObject: %w", err)
+	}
+	if eo.KeyID == "" {
+		return "", errors.New("KMS v2 EncryptedObject without a key_id")
+	}
+	return eo.KeyID, nil
 }
 
 func pluginStatusKeyID(ctx context.Context, endpoint string) (string, error) {

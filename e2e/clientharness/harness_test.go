@@ -18,10 +18,10 @@ import (
 
 func runHarness(t *testing.T, p *pluginproc.Plugin) {
 	t.Helper()
+	t.Cleanup(func() { _ = p.Stop() })
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Stop() })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	err := clientharness.Run(ctx, clientharness.Options{

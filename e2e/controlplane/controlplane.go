@@ -39,8 +39,19 @@ func FreePort() (int, error) {
 
 // Process is a started server with its log file.
 type Process struct {
-	cmd *exec.Cmd
-	Log string
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	Log  string
+}
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
 }
 
 func start(bin string, logPath string, args ...string) (*Process, error) {
@@ -54,8 +65,13 @@ func start(bin string, logPath string, args ...string) (*Process, error) {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
 	}
-	go func() { _ = cmd.Wait(); logFile.Close() }()
-	return &Process{cmd: cmd, Log: logPath}, nil
+	p := &Process{cmd: cmd, done: make(chan struct{}), Log: logPath}
+	go func() {
+		_ = cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	return p, nil
 }
 
 // Stop sends SIGTERM, then SIGKILL after 30s.
@@ -64,12 +80,11 @@ func (p *Process) Stop() {
 		return
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	deadline := time.Now().Add(30 * time.Second)
-	for p.cmd.ProcessState == nil && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if p.cmd.ProcessState == nil {
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
 		_ = p.cmd.Process.Kill()
+		<-p.done
 	}
 }
 
@@ -220,7 +235,7 @@ func (s *APIServer) Start() error {
 		if code, _, err := s.Get("/readyz"); err == nil && code == http.StatusOK {
 			return nil
 		}
-		if p.cmd.ProcessState != nil || time.Now().After(deadline) {
+		if p.Exited() || time.Now().After(deadline) {
 			return fmt.Errorf("kube-apiserver did not become ready:\n%s", p.Tail())
 		}
 		time.Sleep(300 * time.Millisecond)

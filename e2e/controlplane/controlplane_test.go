@@ -94,10 +94,10 @@ func runControlPlane(t *testing.T, plugin *pluginproc.Plugin) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	provider := plugin.ProviderName
+	t.Cleanup(func() { _ = plugin.Stop() })
 	if err := plugin.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = plugin.Stop() })
 
 	etcd, err := controlplane.StartEtcd(bin, dir)
 	if err != nil {
@@ -109,10 +109,10 @@ func runControlPlane(t *testing.T, plugin *pluginproc.Plugin) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { api.Stop() })
 	if err := api.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { api.Stop() })
 	kubectl := func(args ...string) string {
 		t.Helper()
 		out, err := api.Kubectl(args...)
@@ -130,6 +130,14 @@ func runControlPlane(t *testing.T, plugin *pluginproc.Plugin) {
 		return v
 	}
 	prefix := []byte("k8s:enc:kms:v2:" + provider + ":")
+	keyIDOf := func(kind, name string) string {
+		t.Helper()
+		id, err := clientharness.StoredKeyIDOf(raw(kind, name), prefix)
+		if err != nil {
+			t.Fatalf("etcd value of %s/%s: %v", kind, name, err)
+		}
+		return id
+	}
 	var objects []written
 	readAllBack := func(stage string) {
 		t.Helper()
@@ -169,7 +177,7 @@ func runControlPlane(t *testing.T, plugin *pluginproc.Plugin) {
 		}
 	}
 	readAllBack("after create")
-	oldKeyID := clientharness.StoredKeyID(raw("secrets", "e2e-0"), provider)
+	oldKeyID := keyIDOf("secrets", "e2e-0")
 	t.Logf("stored under key_id %s", oldKeyID)
 
 	// 2. Rotate the backend key; kube-apiserver moves to the new key_id; rewriting migrates data.
@@ -185,7 +193,7 @@ func runControlPlane(t *testing.T, plugin *pluginproc.Plugin) {
 		if _, err := api.Kubectl("create", "secret", "generic", name, "--from-literal=value=x"); err != nil {
 			return false, err.Error()
 		}
-		newKeyID = clientharness.StoredKeyID(raw("secrets", name), provider)
+		newKeyID = keyIDOf("secrets", name)
 		return newKeyID != oldKeyID, "still " + newKeyID
 	})
 	if _, err := api.Shell("kubectl get secrets -A -o json | kubectl replace -f -"); err != nil {
@@ -195,11 +203,14 @@ func runControlPlane(t *testing.T, plugin *pluginproc.Plugin) {
 		if o.kind != "secrets" {
 			continue
 		}
-		if got := clientharness.StoredKeyID(raw("secrets", o.name), provider); got != newKeyID {
+		if got := keyIDOf("secrets", o.name); got != newKeyID {
 			t.Fatalf("after the rewrite, secret %s is stored under key_id %q, want %q", o.name, got, newKeyID)
 		}
 	}
-	t.Logf("every secret rewritten under key_id %s; configmaps still under the old one read fine", newKeyID)
+	if got := keyIDOf("configmaps", "e2e-0"); got != oldKeyID {
+		t.Fatalf("configmap e2e-0 (not rewritten) is stored under key_id %q, want the old %q", got, oldKeyID)
+	}
+	t.Logf("every secret rewritten under key_id %s; configmaps, not rewritten, still under the old one", newKeyID)
 	readAllBack("after rotation and rewrite")
 
 	// 3. A restarted kube-apiserver reads everything back.

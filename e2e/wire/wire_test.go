@@ -25,10 +25,10 @@ import (
 func startPlugin(t *testing.T) (*grpc.ClientConn, *pluginproc.Plugin) {
 	t.Helper()
 	p := pluginproc.Local(t.TempDir())
+	t.Cleanup(func() { _ = p.Stop() })
 	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Stop() })
 	conn, err := grpc.NewClient(p.Endpoint(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatalf("dial: %v", err)

@@ -48,7 +48,14 @@ func Start() (*Server, error) {
 // Stop ends the process.
 func (s *Server) Stop() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	_, _ = s.cmd.Process.Wait()
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
 }
 
 // call makes one KMS JSON-protocol call. moto routes by the signing scope, so the request

@@ -27,6 +27,7 @@ type Plugin struct {
 	args, env    []string
 	rotate       func() error
 	cmd          *exec.Cmd
+	done         chan error // receives the process's exit once
 }
 
 // Endpoint is the socket as written in an EncryptionConfiguration.
@@ -77,15 +78,23 @@ func (p *Plugin) Start() error {
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", filepath.Base(p.bin), err)
 	}
+	p.done = make(chan error, 1)
+	go func(cmd *exec.Cmd, done chan<- error) { done <- cmd.Wait() }(p.cmd, p.done)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if fi, err := os.Stat(p.Socket); err == nil && fi.Mode()&os.ModeSocket != 0 {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not create %s", filepath.Base(p.bin), p.Socket)
+		select {
+		case err := <-p.done:
+			p.cmd = nil
+			return fmt.Errorf("%s exited before creating its socket: %v", filepath.Base(p.bin), err)
+		case <-time.After(50 * time.Millisecond):
 		}
-		time.Sleep(50 * time.Millisecond)
+		if time.Now().After(deadline) {
+			_ = p.Stop()
+			return fmt.Errorf("%s did not create %s within 20s", filepath.Base(p.bin), p.Socket)
+		}
 	}
 }
 
@@ -95,15 +104,13 @@ func (p *Plugin) Stop() error {
 		return nil
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
+	defer func() { p.cmd = nil }()
 	select {
-	case err := <-done:
-		p.cmd = nil
+	case err := <-p.done:
 		return err
 	case <-time.After(20 * time.Second):
 		_ = p.cmd.Process.Kill()
-		p.cmd = nil
+		<-p.done
 		return fmt.Errorf("%s did not exit within 20s of SIGTERM", filepath.Base(p.bin))
 	}
 }

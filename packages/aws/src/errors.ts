@@ -9,12 +9,12 @@ const BY_NAME: Readonly<Record<string, ErrorClass>> = {
   DisabledException: 'user-induced',
   KMSInvalidStateException: 'user-induced',
   NotFoundException: 'user-induced',
-  IncorrectKeyException: 'user-induced',
+  // Decrypt's answer when the ciphertext is not under the KeyId it is pinned to: the recorded key
+  // reference was altered.
+  IncorrectKeyException: 'corrupt-ciphertext',
   InvalidKeyUsageException: 'user-induced',
-  KeyUnavailableException: 'user-induced',
   UnrecognizedClientException: 'user-induced',
   InvalidSignatureException: 'user-induced',
-  ExpiredTokenException: 'user-induced',
   InvalidArnException: 'user-induced',
   InvalidCiphertextException: 'corrupt-ciphertext',
   InvalidGrantTokenException: 'invalid-input',
@@ -23,7 +23,11 @@ const BY_NAME: Readonly<Record<string, ErrorClass>> = {
   DependencyTimeoutException: 'unavailable',
   ServiceUnavailableException: 'unavailable',
   InternalFailure: 'unavailable',
-  CredentialsProviderError: 'user-induced',
+  // AWS: HTTP 500, "the request can be retried".
+  KeyUnavailableException: 'unavailable',
+  // Credential sources (IMDS, container endpoint, STS) fail transiently; a refresh fixes them.
+  CredentialsProviderError: 'unavailable',
+  ExpiredTokenException: 'unavailable',
 };
 
 /** Node network error codes: the endpoint is unreachable, so try again later. */
@@ -38,7 +42,9 @@ export function fromAwsError(operation: string, err: unknown): KmsError {
   const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const name = e.name ?? 'Error';
   const status = e.$metadata?.httpStatusCode;
-  const detail = (e.message ?? '').slice(0, 200);
+  // Only AWS service answers are quoted (they name ARNs and actions); other errors, such as a
+  // credential_process failure, may echo anything, so only their name is given.
+  const detail = e.$metadata ? (e.message ?? '').slice(0, 200) : '';
   let cls: ErrorClass | undefined = BY_NAME[name];
   if (!cls && e.code && NETWORK.has(e.code)) cls = 'unavailable';
   if (!cls && (name === 'TimeoutError' || name === 'AbortError' || name === 'NetworkingError')) cls = 'unavailable';

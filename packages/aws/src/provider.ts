@@ -46,6 +46,8 @@ export class AwsKmsProvider implements KeyProvider {
     const id = `${meta.Arn}#${meta.CurrentKeyMaterialId ?? ''}`;
     if (state !== 'Enabled' || meta.Enabled === false) return { id, unusableReason: `key is ${state}` };
     if (meta.KeyUsage && meta.KeyUsage !== 'ENCRYPT_DECRYPT') return { id, unusableReason: `key usage is ${meta.KeyUsage}` };
+    if (meta.KeySpec && meta.KeySpec !== 'SYMMETRIC_DEFAULT')
+      return { id, unusableReason: `key spec is ${meta.KeySpec}, not SYMMETRIC_DEFAULT` };
     return { id };
   }
 

@@ -148,7 +148,8 @@ describe('AWS errors, through the real SDK against FakeKmsErrorServer', () => {
     ['DisabledException', 400, 'user-induced'],
     ['KMSInvalidStateException', 400, 'user-induced'],
     ['NotFoundException', 400, 'user-induced'],
-    ['IncorrectKeyException', 400, 'user-induced'],
+    ['IncorrectKeyException', 400, 'corrupt-ciphertext'],
+    ['KeyUnavailableException', 500, 'unavailable'],
     ['InvalidCiphertextException', 400, 'corrupt-ciphertext'],
     ['KMSInternalException', 500, 'unavailable'],
     ['SomethingNew', 503, 'unavailable'],
@@ -158,6 +159,15 @@ describe('AWS errors, through the real SDK against FakeKmsErrorServer', () => {
       .unwrap(wrapped, { aad: Buffer.from('x'), signal })
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ errorClass, message: expect.stringContaining(`AWS KMS Decrypt: ${type}`) as unknown as string });
+  });
+
+  it('classifies a credential-source failure as retryable and does not repeat its message', async () => {
+    const { fromAwsError } = await import('../src/index.js');
+    const err = Object.assign(new Error('credential_process printed SECRET-abc123'), { name: 'CredentialsProviderError' });
+    expect(fromAwsError('DescribeKey', err)).toMatchObject({
+      errorClass: 'unavailable',
+      message: 'AWS KMS DescribeKey: CredentialsProviderError',
+    });
   });
 
   it('maps an unreachable endpoint to unavailable', async () => {

@@ -15,7 +15,10 @@ export function resolveValues(
   const out: Record<string, RawValue> = {};
   for (const def of defs) {
     const cli = fromCli(def.name);
-    const envValue = env[envName(def.name)];
+    // An empty variable is unset (KMS_PLUGIN_BACKEND_RATE_LIMIT="" must not mean 0), except for
+    // switches, where "" reads as false.
+    const rawEnv = env[envName(def.name)];
+    const envValue = rawEnv === '' && def.value ? undefined : rawEnv;
     let value: RawValue;
     if (cli !== undefined) value = cli;
     else if (envValue !== undefined) value = fromEnv(def, envValue);
