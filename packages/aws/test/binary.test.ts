@@ -10,6 +10,53 @@ import { Moto, MOTO_SECRET } from './support/moto.js';
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'kms-plugin-aws.js');
 const env = { ...process.env, AWS_ACCESS_KEY_ID: 'AKIDMOTOTEST', AWS_SECRET_ACCESS_KEY: MOTO_SECRET, AWS_REGION: 'us-east-1' };
 
+/**
+ * Run kms-plugin-aws against moto behind a fresh alias, wait for its socket, hand a client to
+ * `use`, then SIGTERM it. Returns everything it printed and its exit code.
+ */
+async function withPlugin(
+  moto: Moto,
+  dir: string,
+  name: string,
+  extraArgs: string[],
+  extraEnv: NodeJS.ProcessEnv,
+  use: (client: ReturnType<typeof createKmsClient>) => Promise<void>,
+): Promise<{ output: string; exitCode: number | null }> {
+  const alias = `alias/k8s-kms-${name}`;
+  await moto.createAlias(alias, await moto.createKey());
+  const sock = join(dir, `${name}.sock`);
+  const args = [
+    BIN,
+    '--listen-addr',
+    `unix://${sock}`,
+    '--health-addr',
+    'off',
+    '--key',
+    alias,
+    '--endpoint',
+    moto.endpoint,
+    '--log-level',
+    'debug',
+  ];
+  const child = spawn(process.execPath, [...args, ...extraArgs], { env: { ...env, ...extraEnv } });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  try {
+    for (let i = 0; i < 200 && !(await stat(sock).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 50));
+    const client = createKmsClient(`unix://${sock}`);
+    try {
+      await use(client);
+    } finally {
+      client.close();
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+  }
+  return { output, exitCode: child.exitCode };
+}
+
 describe('the kms-plugin-aws binary', () => {
   let moto: Moto;
   let dir: string;
@@ -46,94 +93,43 @@ describe('the kms-plugin-aws binary', () => {
   });
 
   it('assumes --role-arn through STS (moto) and uses the temporary credentials for KMS', async () => {
-    const alias = 'alias/k8s-kms-assume-role';
-    await moto.createAlias(alias, await moto.createKey());
-    const sock = join(dir, 'role.sock');
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        '--listen-addr',
-        `unix://${sock}`,
-        '--health-addr',
-        'off',
-        '--key',
-        alias,
-        '--endpoint',
-        moto.endpoint,
-        '--role-arn',
-        'arn:aws:iam::123456789012:role/k8s-kms',
-        '--external-id',
-        'ext-1',
-        '--role-session-name',
-        'sts-proof-4711',
-        '--log-level',
-        'debug',
-      ],
-      { env: { ...env, AWS_ENDPOINT_URL_STS: moto.endpoint } },
+    const role = [
+      '--role-arn',
+      'arn:aws:iam::123456789012:role/k8s-kms',
+      '--external-id',
+      'ext-1',
+      '--role-session-name',
+      'sts-proof-4711',
+    ];
+    const { output, exitCode } = await withPlugin(
+      moto,
+      dir,
+      'assume-role',
+      role,
+      { AWS_ENDPOINT_URL_STS: moto.endpoint },
+      async (client) => {
+        expect((await client.status()).healthz).toBe('ok');
+        const enc = await client.encrypt(Buffer.alloc(32, 9));
+        expect(await client.decrypt(enc)).toEqual(Buffer.alloc(32, 9));
+      },
     );
-    let output = '';
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    try {
-      for (let i = 0; i < 200 && !(await stat(sock).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 50));
-      const client = createKmsClient(`unix://${sock}`);
-      expect((await client.status()).healthz).toBe('ok');
-      const enc = await client.encrypt(Buffer.alloc(32, 9));
-      expect(await client.decrypt(enc)).toEqual(Buffer.alloc(32, 9));
-      client.close();
-    } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
     // moto's record of the AssumeRole call the plugin made.
     const data = (await (await fetch(`${moto.endpoint}/moto-api/data.json`)).json()) as {
       sts: { AssumedRole: { session_name: string; external_id: string }[] };
     };
     expect(data.sts.AssumedRole).toContainEqual(expect.objectContaining({ session_name: 'sts-proof-4711', external_id: 'ext-1' }));
+    expect(exitCode).toBe(0);
     expect(output).not.toContain(MOTO_SECRET);
   });
 
   it('serves both APIs against moto through an alias, with credentials from the environment, and never logs them', async () => {
-    const alias = 'alias/k8s-kms-binary';
-    await moto.createAlias(alias, await moto.createKey());
-    const sock = join(dir, 's.sock');
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        '--listen-addr',
-        `unix://${sock}`,
-        '--health-addr',
-        'off',
-        '--key',
-        alias,
-        '--endpoint',
-        moto.endpoint,
-        '--encryption-context',
-        'cluster=bin',
-        '--log-level',
-        'debug',
-      ],
-      { env },
-    );
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    try {
-      for (let i = 0; i < 200 && !(await stat(sock).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 50));
-      const client = createKmsClient(`unix://${sock}`);
-      const status = await client.status();
-      expect(status).toMatchObject({ healthz: 'ok', keyId: expect.stringMatching(/^aws-kms:/) as unknown as string });
+    const { output, exitCode } = await withPlugin(moto, dir, 'binary', ['--encryption-context', 'cluster=bin'], {}, async (client) => {
+      expect(await client.status()).toMatchObject({ healthz: 'ok', keyId: expect.stringMatching(/^aws-kms:/) as unknown as string });
       const enc = await client.encrypt(Buffer.alloc(32, 5));
       expect(await client.decrypt(enc)).toEqual(Buffer.alloc(32, 5));
       expect(await client.v1Decrypt(await client.v1Encrypt(Buffer.alloc(32, 6)))).toEqual(Buffer.alloc(32, 6));
-      client.close();
-    } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
-    expect(child.exitCode).toBe(0);
+    });
+    expect(exitCode).toBe(0);
     expect(output).not.toContain(MOTO_SECRET);
     expect(output).not.toContain(Buffer.alloc(32, 5).toString('base64'));
   });
