@@ -125,10 +125,4 @@ export class PluginMetrics implements RemoteCallObserver {
   refreshed(ok: boolean): void {
     this.refreshes.inc({ result: ok ? 'ok' : 'error' });
   }
-
-  /** Backend calls made so far, summed over results (benchmarks and tests read this). */
-  async backendCallCount(operation?: BackendOperation): Promise<number> {
-    const { values } = await this.backendCalls.get();
-    return values.filter((v) => !operation || v.labels.operation === operation).reduce((sum, v) => sum + v.value, 0);
-  }
 }
