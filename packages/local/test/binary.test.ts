@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat, watch, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,13 +36,13 @@ describe('the kms-plugin-local binary', () => {
     return child;
   };
   const exited = (c: ChildProcess) =>
-    new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
+    new Promise<number | null>((r) => (c.exitCode !== null || c.signalCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'k8s-kms-bin-'));
   });
   afterEach(async () => {
-    if (child && child.exitCode === null) {
+    if (child && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
       await exited(child);
     }
@@ -166,6 +166,25 @@ describe('the kms-plugin-local binary', () => {
     expect(await exited(c)).toBe(0);
     await expect(stat(sock)).rejects.toMatchObject({ code: 'ENOENT' });
     expect(output).toContain('shutting down');
+  });
+
+  it('on SIGTERM the instant its socket appears (still starting up), removes the socket and exits 0', async () => {
+    // kube-apiserver's static pod may be torn down while the plugin is still starting; the signal
+    // handler must be in place before the socket exists, or the default action kills the process
+    // and leaves a stale socket behind.
+    for (let i = 0; i < 3; i++) {
+      const sock = join(dir, `early-${i}.sock`);
+      const watcher = watch(dir);
+      const c = start(['--key-file', join(dir, 'k.json'), '--listen-addr', `unix://${sock}`, '--health-addr', '127.0.0.1:0']);
+      for await (const event of watcher) {
+        if (event.filename === `early-${i}.sock`) {
+          c.kill('SIGTERM');
+          break;
+        }
+      }
+      expect(await exited(c)).toBe(0);
+      await expect(stat(sock)).rejects.toMatchObject({ code: 'ENOENT' });
+    }
   });
 
   it('uses a key added by `rotate` from its next refresh, without a restart, and reads older data', async () => {

@@ -59,28 +59,33 @@ export async function runPluginCli(spec: PluginCliSpec, argv: readonly string[] 
 
 async function serve(spec: PluginCliSpec, defs: readonly OptionDef[], program: Command): Promise<number> {
   let values: RawValues;
-  let log: Logger;
+  let log: Logger | undefined;
   let server: PluginServer | undefined;
+  // Listen for SIGTERM/SIGINT before anything is created: a signal that arrives while the socket is
+  // being set up must still drain and remove it, not kill the process with the socket left behind.
+  const signalled = waitForSignal(() => log);
   try {
     const opts = program.opts<Record<string, RawValue>>();
     const configPath = typeof opts.config === 'string' ? opts.config : process.env[envName('config')];
     const file = readConfigFile(configPath, defs);
     values = resolveValues(defs, (name) => opts[camel(name)], process.env, file);
     const common = parseCommonConfig(values);
-    log = createLogger({ level: common['log-level'], name: spec.name });
-    const provider = await build(spec, values, log);
+    const logger = createLogger({ level: common['log-level'], name: spec.name });
+    log = logger;
+    const provider = await build(spec, values, logger);
     server = createPluginServer({
       ...serverOptionsFrom(common),
       provider,
-      logger: log,
+      logger,
       metrics: new PluginMetrics({ processMetrics: true }),
       runtimeVersion: spec.version,
     });
     await server.start();
-    await waitForSignal(log);
+    await signalled.promise;
     await server.stop(common['shutdown-grace']);
     return 0;
   } catch (err) {
+    signalled.dispose();
     await server?.stop(0).catch(() => undefined);
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`${spec.name}: ${message}\n`);
@@ -96,17 +101,22 @@ async function build(spec: PluginCliSpec, values: RawValues, log: Logger): Promi
   }
 }
 
-function waitForSignal(log: Logger): Promise<void> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      log.info({ signal }, 'shutting down: draining in-flight calls');
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+function waitForSignal(logger: () => Logger | undefined): { promise: Promise<void>; dispose(): void } {
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  const dispose = (): void => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
+  const promise = new Promise<void>((resolve) => {
+    onSignal = (signal) => {
+      logger()?.info({ signal }, 'shutting down: draining in-flight calls');
+      dispose();
       resolve();
     };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
   });
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return { promise, dispose };
 }
 
 function isConfigMessage(message: string): boolean {
