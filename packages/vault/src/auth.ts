@@ -1,0 +1,262 @@
+import { readFile, stat } from 'node:fs/promises';
+import { KmsError, raceAbort, type Logger } from '@k8s-kms/core';
+import { SERVICE_ACCOUNT_TOKEN, type AuthMethod, type VaultConfig } from './config.js';
+import { fromVaultError, isPermissionDenied } from './errors.js';
+import type { VaultHttp } from './vault-http.js';
+
+/** A token and what Vault said of it. */
+interface Session {
+  readonly token: string;
+  /** ms since the epoch; Infinity for a token without expiry (e.g. a root token). */
+  readonly expiresAt: number;
+  readonly renewable: boolean;
+  /** The TTL Vault granted at login: renewing below a third of it means max_ttl is near. */
+  readonly grantedSeconds: number;
+}
+
+/** How one auth method obtains a session. */
+type Login = (http: VaultHttp, signal: AbortSignal) => Promise<Session>;
+
+/** Renew when this fraction of the TTL is left. */
+const RENEW_AT_REMAINING = 1 / 3;
+/** Background renewals and logins get this long. */
+const BACKGROUND_TIMEOUT_MS = 10_000;
+/** After a failed background renewal or login, try again after this long (or sooner before expiry). */
+const BACKGROUND_RETRY_MS = 5_000;
+/** A token file is checked for changes at most this often. */
+const TOKEN_FILE_CHECK_MS = 1_000;
+
+/**
+ * The plugin's Vault token: obtained by the configured auth method on first use, renewed in the
+ * background before it expires, obtained again when renewal is refused or max_ttl is near, and
+ * on a 403 (once, coalesced across concurrent calls). With --token-file the file is re-read when it
+ * changes, so an external agent can rotate the token. Tokens, secret ids and JWTs never reach a
+ * log line, an error message or a metric label.
+ */
+export class VaultAuth {
+  private session: Session | undefined;
+  private loggingIn: Promise<Session> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly tokenFile?: TokenFileWatch;
+
+  constructor(
+    private readonly http: VaultHttp,
+    private readonly method: AuthMethod,
+    private readonly login: Login,
+    private readonly log: Logger,
+    tokenFile?: string,
+  ) {
+    if (tokenFile) this.tokenFile = new TokenFileWatch(tokenFile);
+  }
+
+  /** Build the auth of a parsed configuration (files are read at each login, not here). */
+  static fromConfig(http: VaultHttp, config: VaultConfig, log: Logger): VaultAuth {
+    const method = config['auth-method'];
+    const mount = config['auth-mount'] ?? method;
+    const login: Login =
+      method === 'token'
+        ? tokenLogin(config.token, config['token-file'])
+        : method === 'approle'
+          ? exchange(`auth/${mount}/login`, async () => ({
+              role_id: config['role-id'],
+              secret_id: await readSecret(config['secret-id-file'] ?? '', '--secret-id-file'),
+            }))
+          : method === 'cert'
+            ? exchange(`auth/${mount}/login`, () => Promise.resolve(config.role ? { name: config.role } : {}))
+            : exchange(`auth/${mount}/login`, async () => ({
+                role: config.role,
+                jwt: await readSecret(config['jwt-file'] ?? SERVICE_ACCOUNT_TOKEN, '--jwt-file'),
+              }));
+    return new VaultAuth(http, method, login, log, config['token-file']);
+  }
+
+  /**
+   * Run `call` with a valid token. If Vault answers 403, get a token once more (log in again, or
+   * re-read the token file) and retry once; a second 403 is the caller's to report.
+   */
+  async withToken<T>(signal: AbortSignal, call: (token: string) => Promise<T>): Promise<T> {
+    const token = await this.token(signal);
+    try {
+      return await call(token);
+    } catch (err) {
+      if (!isPermissionDenied(err) || this.closed) throw err;
+      const fresh = await this.reauthenticate(token, signal);
+      if (fresh === token) throw err;
+      return call(fresh);
+    }
+  }
+
+  /** Seconds until the token expires: Infinity for a token without expiry, 0 with none or expired. */
+  ttlSeconds(): number {
+    if (!this.session) return 0;
+    return Math.max(0, (this.session.expiresAt - Date.now()) / 1000);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+  }
+
+  private async token(signal: AbortSignal): Promise<string> {
+    const s = this.session;
+    if (s && s.expiresAt - Date.now() > 1_000 && !(await this.tokenFileChanged())) return s.token;
+    return (await raceAbort(this.obtain(), signal)).token;
+  }
+
+  private async tokenFileChanged(): Promise<boolean> {
+    return this.tokenFile ? this.tokenFile.changed() : false;
+  }
+
+  /** A token other than `stale`, if one can be had (a login, or a changed token file). */
+  private async reauthenticate(stale: string, signal: AbortSignal): Promise<string> {
+    if (this.session && this.session.token !== stale) return this.session.token;
+    this.log.warn({ method: this.method }, 'Vault refused the token (403): authenticating again');
+    return (await raceAbort(this.obtain(), signal)).token;
+  }
+
+  /**
+   * One login at a time: concurrent callers share it, each waiting only as long as its own signal
+   * allows; the login itself has its own deadline, so one caller giving up does not fail the others.
+   */
+  private obtain(): Promise<Session> {
+    if (!this.loggingIn) {
+      this.loggingIn = (this.tokenFile?.mark() ?? Promise.resolve())
+        .then(() => this.login(this.http, AbortSignal.timeout(BACKGROUND_TIMEOUT_MS)))
+        .then((session) => {
+          this.adopt(session);
+          return session;
+        })
+        .finally(() => {
+          this.loggingIn = undefined;
+        });
+    }
+    return this.loggingIn;
+  }
+
+  private adopt(session: Session): void {
+    const first = this.session === undefined;
+    this.session = session;
+    const ttl = session.expiresAt === Infinity ? 'none' : `${Math.round((session.expiresAt - Date.now()) / 1000)}s`;
+    this.log.info({ method: this.method, ttl, renewable: session.renewable }, first ? 'logged in to Vault' : 'new Vault token');
+    this.schedule();
+  }
+
+  private schedule(delayMs?: number): void {
+    clearTimeout(this.timer);
+    const s = this.session;
+    if (this.closed || !s || s.expiresAt === Infinity) return;
+    const left = s.expiresAt - Date.now();
+    const delay = delayMs ?? Math.max(0, left - (s.grantedSeconds * 1000 * RENEW_AT_REMAINING));
+    this.timer = setTimeout(() => void this.renewOrLogin(), Math.min(delay, 2 ** 31 - 1));
+    this.timer.unref();
+  }
+
+  /** Background upkeep: renew the token; log in again when renewal is refused or max_ttl is near. */
+  private async renewOrLogin(): Promise<void> {
+    const s = this.session;
+    if (this.closed || !s) return;
+    try {
+      if (s.renewable) {
+        const renewed = await this.renew(s);
+        // Vault shortens renewals as max_ttl approaches: then a new login (if possible) is better.
+        if (renewed.expiresAt - Date.now() > s.grantedSeconds * 1000 * RENEW_AT_REMAINING || this.method === 'token') {
+          this.session = renewed;
+          this.log.debug({ ttl: Math.round((renewed.expiresAt - Date.now()) / 1000) }, 'renewed the Vault token');
+          this.schedule();
+          return;
+        }
+      }
+      await this.obtain();
+    } catch (err) {
+      const reason = fromVaultError('token upkeep', err).message;
+      this.log.warn({ reason }, 'could not renew or replace the Vault token; will try again');
+      const left = s.expiresAt - Date.now();
+      this.schedule(left > 0 ? Math.max(250, Math.min(BACKGROUND_RETRY_MS, left / 2)) : BACKGROUND_RETRY_MS);
+    }
+  }
+
+  private async renew(s: Session): Promise<Session> {
+    const body = await this.http.write('auth/token/renew-self', {}, { token: s.token, signal: AbortSignal.timeout(BACKGROUND_TIMEOUT_MS) });
+    const auth = body.auth as { lease_duration?: number; renewable?: boolean } | undefined;
+    const seconds = auth?.lease_duration ?? 0;
+    return { ...s, expiresAt: expiry(seconds), renewable: auth?.renewable ?? false };
+  }
+}
+
+/** Token auth: the token from the flag or the file, with its TTL from lookup-self. */
+function tokenLogin(flagToken: string | undefined, file: string | undefined): Login {
+  return async (http, signal) => {
+    const token = flagToken ?? (await readSecret(file ?? '', '--token-file'));
+    let body: Record<string, unknown>;
+    try {
+      body = await http.read('auth/token/lookup-self', { token, signal });
+    } catch (err) {
+      if (isPermissionDenied(err)) throw new KmsError('user-induced', 'Vault refused the token (lookup-self: HTTP 403): it is invalid, expired or revoked');
+      throw fromVaultError('token lookup-self', err);
+    }
+    const data = body.data as { ttl?: number; creation_ttl?: number; renewable?: boolean } | undefined;
+    const ttl = data?.ttl ?? 0;
+    return { token, expiresAt: expiry(ttl), renewable: data?.renewable === true, grantedSeconds: data?.creation_ttl ?? ttl };
+  };
+}
+
+/** A login endpoint: POST the credentials, take `auth.client_token`. */
+function exchange(path: string, credentials: () => Promise<Record<string, unknown>>): Login {
+  return async (http, signal) => {
+    let body: Record<string, unknown>;
+    try {
+      body = await http.write(path, await credentials(), { signal });
+    } catch (err) {
+      throw fromVaultError(`login (${path})`, err);
+    }
+    const auth = body.auth as { client_token?: string; lease_duration?: number; renewable?: boolean } | undefined;
+    if (!auth?.client_token) throw new KmsError('internal', `Vault login (${path}) returned no token`);
+    const ttl = auth.lease_duration ?? 0;
+    return { token: auth.client_token, expiresAt: expiry(ttl), renewable: auth.renewable === true, grantedSeconds: ttl };
+  };
+}
+
+function expiry(ttlSeconds: number): number {
+  return ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : Infinity;
+}
+
+/** Read a credential file; the error names the flag and the file, never the content. */
+async function readSecret(path: string, flag: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new KmsError('user-induced', `${flag}: cannot read ${path} (${code})`);
+  }
+  const value = text.trim();
+  if (!value) throw new KmsError('user-induced', `${flag}: ${path} is empty`);
+  return value;
+}
+
+/** Notices a token file being replaced (new mtime, size or inode), checking at most once a second. */
+class TokenFileWatch {
+  private seen = '';
+  private checkedAt = 0;
+
+  constructor(private readonly path: string) {}
+
+  /** Remember the file as it is now (just before it is read for a login). */
+  async mark(): Promise<void> {
+    this.seen = await this.current();
+    this.checkedAt = Date.now();
+  }
+
+  async changed(): Promise<boolean> {
+    if (Date.now() - this.checkedAt < TOKEN_FILE_CHECK_MS) return false;
+    this.checkedAt = Date.now();
+    const now = await this.current();
+    return now !== '' && now !== this.seen;
+  }
+
+  private async current(): Promise<string> {
+    const st = await stat(this.path).catch(() => undefined);
+    return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : '';
+  }
+}

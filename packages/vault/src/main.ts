@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { runPluginCli } from '@k8s-kms/core';
+import { VAULT_OPTIONS, parseVaultConfig } from './config.js';
+import { createVaultProvider } from './create.js';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+await runPluginCli({
+  name: 'kms-plugin-vault',
+  version,
+  description: 'Kubernetes KMS plugin (v2 and v1beta1) whose root keys live in a HashiCorp Vault or OpenBao transit engine.',
+  options: VAULT_OPTIONS,
+  buildProvider(values, log, { metrics }) {
+    const provider = createVaultProvider(parseVaultConfig(values), log);
+    metrics.backendGauge(
+      'kms_plugin_vault_token_ttl_seconds',
+      'Seconds until the Vault token expires (+Inf for a token without expiry, 0 before login or once expired).',
+      () => provider.auth.ttlSeconds(),
+    );
+    return provider.transit;
+  },
+});
