@@ -13,6 +13,7 @@ import (
 
 	"k8s-kms.dev/e2e/clientharness"
 	"k8s-kms.dev/e2e/internal/moto"
+	"k8s-kms.dev/e2e/internal/openbao"
 	"k8s-kms.dev/e2e/internal/pluginproc"
 )
 
@@ -51,6 +52,21 @@ func TestHarnessPassesAgainstKmsPluginAWSOnMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	runHarness(t, pluginproc.AWS(t.TempDir(), m.URL, "alias/k8s-kms-harness", rotate))
+}
+
+func TestHarnessPassesAgainstKmsPluginVaultOnOpenBao(t *testing.T) {
+	b, err := openbao.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "vault-token")
+	rotate, err := b.PluginKey("k8s-kms-harness", tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runHarness(t, pluginproc.Vault(dir, b.URL, "k8s-kms-harness", tokenFile, rotate))
 }
 
 // FakeBrokenPlugin is a deliberately broken KMS v2 plugin double: it breaks one rule of the

@@ -15,6 +15,7 @@ import (
 	"k8s-kms.dev/e2e/clientharness"
 	"k8s-kms.dev/e2e/controlplane"
 	"k8s-kms.dev/e2e/internal/moto"
+	"k8s-kms.dev/e2e/internal/openbao"
 	"k8s-kms.dev/e2e/internal/pluginproc"
 )
 
@@ -80,6 +81,21 @@ func TestKubeAPIServerWithKmsPluginAWSOnMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 	runControlPlane(t, pluginproc.AWS(filepath.Join(t.TempDir(), "plugin"), m.URL, "alias/k8s-kms-controlplane", rotate))
+}
+
+func TestKubeAPIServerWithKmsPluginVaultOnOpenBao(t *testing.T) {
+	b, err := openbao.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "vault-token")
+	rotate, err := b.PluginKey("k8s-kms-controlplane", tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runControlPlane(t, pluginproc.Vault(filepath.Join(dir, "plugin"), b.URL, "k8s-kms-controlplane", tokenFile, rotate))
 }
 
 // runControlPlane runs every scenario against one plugin: encryption at rest, rotation and

@@ -1,5 +1,5 @@
-// Package pluginproc runs the project's built plugin binaries (kms-plugin-local, kms-plugin-aws)
-// for the e2e tests, each with a way to rotate its backend key.
+// Package pluginproc runs the project's built plugin binaries (kms-plugin-local, kms-plugin-aws,
+// kms-plugin-vault) for the e2e tests, each with a way to rotate its backend key.
 package pluginproc
 
 import (
@@ -62,6 +62,15 @@ func AWS(dir, endpoint, alias string, rotate func() error) *Plugin {
 	p := newPlugin(dir, "aws", "aws", "kms-plugin-aws")
 	p.args = []string{"--key", alias, "--endpoint", endpoint, "--region", "us-east-1"}
 	p.env = []string{"AWS_ACCESS_KEY_ID=AKIDE2E", "AWS_SECRET_ACCESS_KEY=e2e-secret"}
+	p.rotate = rotate
+	return p
+}
+
+// Vault is kms-plugin-vault against a Vault or OpenBao transit key (an OpenBao dev server in
+// the tests), authenticating with the token in tokenFile; rotate rotates the transit key.
+func Vault(dir, address, keyName, tokenFile string, rotate func() error) *Plugin {
+	p := newPlugin(dir, "vault", "vault", "kms-plugin-vault")
+	p.args = []string{"--address", address, "--key-name", keyName, "--token-file", tokenFile}
 	p.rotate = rotate
 	return p
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
@@ -22,12 +22,35 @@ export function baoBinary(): string {
   return 'bao'; // from PATH
 }
 
+/** A loopback port free at the time of the call. */
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as { port: number };
   await new Promise((r) => server.close(r));
   return port;
+}
+
+/** A free loopback port whose successor is free too: a dev server also listens on port + 1 (cluster). */
+async function freePortPair(): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await freePort();
+    const next = createServer();
+    const ok = await new Promise<boolean>((r) => {
+      next.once('error', () => r(false));
+      next.listen(port + 1, '127.0.0.1', () => r(true));
+    });
+    if (ok) {
+      await new Promise((r) => next.close(r));
+      return port;
+    }
+  }
+  throw new Error('no free pair of loopback ports for bao server -dev');
+}
+
+/** The environment without BAO_* / VAULT_* variables, which would change how a dev server listens. */
+function withoutVaultEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BAO_') && !k.startsWith('VAULT_')));
 }
 
 /** An answer of the admin API: HTTP status and parsed JSON body. */
@@ -60,16 +83,26 @@ export class OpenBao {
   }
 
   static async start(opts: { tls?: boolean } = {}): Promise<OpenBao> {
-    const bao = new OpenBao(await freePort(), opts.tls === true, await mkdtemp(join(tmpdir(), 'k8s-kms-openbao-')));
+    const bao = new OpenBao(await freePortPair(), opts.tls === true, await mkdtemp(join(tmpdir(), 'k8s-kms-openbao-')));
     await bao.launch();
     return bao;
   }
 
   /** Start the server process (again, on the same port: a fresh, empty dev server). */
   async launch(): Promise<void> {
-    const args = ['server', '-dev', `-dev-root-token-id=${OPENBAO_ROOT_TOKEN}`, `-dev-listen-address=127.0.0.1:${this.port}`];
-    if (this.tls) args.push('-dev-tls', `-dev-tls-cert-dir=${join(this.dir, 'tls')}`);
-    const proc = spawn(baoBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BAO_ADDR: '', VAULT_ADDR: '' } });
+    // -dev-no-store-token: do not write the root token to ~/.bao-token.
+    const args = [
+      'server',
+      '-dev',
+      '-dev-no-store-token',
+      `-dev-root-token-id=${OPENBAO_ROOT_TOKEN}`,
+      `-dev-listen-address=127.0.0.1:${this.port}`,
+    ];
+    if (this.tls) {
+      await mkdir(join(this.dir, 'tls'), { recursive: true });
+      args.push('-dev-tls', `-dev-tls-cert-dir=${join(this.dir, 'tls')}`);
+    }
+    const proc = spawn(baoBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'], env: withoutVaultEnv() });
     this.proc = proc;
     let out = '';
     proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -81,25 +114,36 @@ export class OpenBao {
         this.unsealKey = key;
         return;
       }
-      if (proc.exitCode !== null) throw new Error(`bao server exited with ${proc.exitCode} (run scripts/setup.sh to install OpenBao): ${out.slice(-500)}`);
+      if (proc.exitCode !== null)
+        throw new Error(`bao server exited with ${proc.exitCode} (run scripts/setup.sh to install OpenBao): ${out.slice(-500)}`);
       if (Date.now() > until) throw new Error('bao server did not start within 30s');
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 
-  /** Call the HTTP API below /v1/ as root (or with `token`); never throws on an HTTP error status. */
-  async api(method: string, path: string, body?: unknown, token = OPENBAO_ROOT_TOKEN): Promise<BaoAnswer> {
+  /** Call the HTTP API below /v1/ as root (or with `token`), optionally in a namespace; never throws on an HTTP error status. */
+  async api(method: string, path: string, body?: unknown, token = OPENBAO_ROOT_TOKEN, namespace?: string): Promise<BaoAnswer> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const ca = this.tls ? await readFile(this.caFile) : undefined;
     return new Promise((resolveAnswer, reject) => {
       const send = this.tls ? httpsRequest : httpRequest;
       const req = send(
         `${this.address}/v1/${path}`,
-        { method, headers: { 'X-Vault-Token': token, ...(payload ? { 'Content-Type': 'application/json' } : {}) }, ...(ca ? { ca } : {}) },
+        {
+          method,
+          headers: {
+            'X-Vault-Token': token,
+            ...(namespace ? { 'X-Vault-Namespace': namespace } : {}),
+            ...(payload ? { 'Content-Type': 'application/json' } : {}),
+          },
+          ...(ca ? { ca } : {}),
+        },
         (res) => {
           let text = '';
           res.on('data', (d: Buffer) => (text += d.toString()));
-          res.on('end', () => resolveAnswer({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
+          res.on('end', () =>
+            resolveAnswer({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} }),
+          );
         },
       );
       req.on('error', reject);

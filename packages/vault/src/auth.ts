@@ -100,7 +100,10 @@ export class VaultAuth {
 
   private async token(signal: AbortSignal): Promise<string> {
     const s = this.session;
-    if (s && s.expiresAt - Date.now() > 1_000 && !(await this.tokenFileChanged())) return s.token;
+    // Expiring soon: log in now rather than send a request that may be refused. The margin stays
+    // below the background renewal point (a third of the TTL left), so renewal normally comes first.
+    const margin = s ? Math.min(1_000, (s.grantedSeconds * 1000) / 6) : 0;
+    if (s && s.expiresAt - Date.now() > margin && !(await this.tokenFileChanged())) return s.token;
     return (await raceAbort(this.obtain(), signal)).token;
   }
 
@@ -147,7 +150,7 @@ export class VaultAuth {
     const s = this.session;
     if (this.closed || !s || s.expiresAt === Infinity) return;
     const left = s.expiresAt - Date.now();
-    const delay = delayMs ?? Math.max(0, left - (s.grantedSeconds * 1000 * RENEW_AT_REMAINING));
+    const delay = delayMs ?? Math.max(0, left - s.grantedSeconds * 1000 * RENEW_AT_REMAINING);
     this.timer = setTimeout(() => void this.renewOrLogin(), Math.min(delay, 2 ** 31 - 1));
     this.timer.unref();
   }
@@ -192,7 +195,8 @@ function tokenLogin(flagToken: string | undefined, file: string | undefined): Lo
     try {
       body = await http.read('auth/token/lookup-self', { token, signal });
     } catch (err) {
-      if (isPermissionDenied(err)) throw new KmsError('user-induced', 'Vault refused the token (lookup-self: HTTP 403): it is invalid, expired or revoked');
+      if (isPermissionDenied(err))
+        throw new KmsError('user-induced', 'Vault refused the token (lookup-self: HTTP 403): it is invalid, expired or revoked');
       throw fromVaultError('token lookup-self', err);
     }
     const data = body.data as { ttl?: number; creation_ttl?: number; renewable?: boolean } | undefined;

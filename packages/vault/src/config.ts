@@ -76,7 +76,8 @@ export function parseVaultConfig(values: RawValues): VaultConfig {
     if (c[flag] !== undefined) throw new Error(`--${flag}: ${why}`);
   };
   if (method === 'token') {
-    if (c.token === undefined && c['token-file'] === undefined) throw new Error('--token: --token or --token-file is required with --auth-method token');
+    if (c.token === undefined && c['token-file'] === undefined)
+      throw new Error('--token: --token or --token-file is required with --auth-method token');
     if (c.token !== undefined) refuse('token-file', 'give --token or --token-file, not both');
   } else {
     refuse('token', `only with --auth-method token (this is ${method})`);

@@ -17,7 +17,10 @@ export interface VaultProvider {
  */
 export function createVaultProvider(config: VaultConfig, log: Logger): VaultProvider {
   if (config['tls-skip-verify']) {
-    log.warn({ address: config.address }, 'TLS verification of the Vault server is OFF (--tls-skip-verify): anyone on the path can read and alter the traffic');
+    log.warn(
+      { address: config.address },
+      'TLS verification of the Vault server is OFF (--tls-skip-verify): anyone on the path can read and alter the traffic',
+    );
   }
   const http = new VaultHttp({
     address: config.address,

@@ -70,7 +70,8 @@ export class VaultTransitProvider implements KeyProvider {
       supports_decryption?: boolean;
     };
     const latest = info.latest_version;
-    if (typeof latest !== 'number' || latest < 1) throw new KmsError('internal', `Vault read key (${mount}/keys/${keyName}) gave no latest_version`);
+    if (typeof latest !== 'number' || latest < 1)
+      throw new KmsError('internal', `Vault read key (${mount}/keys/${keyName}) gave no latest_version`);
     const type = info.type ?? 'unknown';
     this.facts.set(keyName, { type, derived: info.derived === true });
     const entry = info.keys?.[String(latest)];

@@ -1,0 +1,261 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createKmsClient, type KmsClient } from '@k8s-kms/core';
+import { freePort, OpenBao, OPENBAO_ROOT_TOKEN } from '@k8s-kms/testkit/openbao';
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'kms-plugin-vault.js');
+const KEY = 'cluster-secrets';
+
+let bao: OpenBao;
+let dir: string;
+const secrets: string[] = [OPENBAO_ROOT_TOKEN];
+
+beforeAll(async () => {
+  bao = await OpenBao.start();
+  dir = await mkdtemp(join(tmpdir(), 'k8s-kms-vault-bin-'));
+  await bao.transitKey(KEY);
+  await bao.pluginPolicy('kms', KEY);
+});
+afterAll(async () => {
+  await bao.dispose();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A token with only the plugin's policy, written to `file`. */
+async function writeToken(file: string): Promise<string> {
+  const body = await bao.must('POST', 'auth/token/create', { policies: ['kms'], ttl: '1h' });
+  const token = (body.auth as { client_token: string }).client_token;
+  secrets.push(token);
+  await writeFile(file, token, { mode: 0o600 });
+  return token;
+}
+
+function runToExit(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status, stderr: r.stderr, stdout: r.stdout };
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, ms = 15_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+interface Running {
+  child: ChildProcess;
+  client: KmsClient;
+  health: string;
+  output: () => string;
+  stop(): Promise<number | null>;
+}
+
+async function startPlugin(name: string, args: string[]): Promise<Running> {
+  const sock = join(dir, `${name}.sock`);
+  const health = `127.0.0.1:${await freePort()}`;
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      '--listen-addr',
+      `unix://${sock}`,
+      '--health-addr',
+      health,
+      '--address',
+      bao.address,
+      '--key-name',
+      KEY,
+      '--log-level',
+      'debug',
+      ...args,
+    ],
+    { env: { ...process.env, VAULT_TOKEN: '', VAULT_ADDR: '' } },
+  );
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`kms-plugin-vault exited with ${child.exitCode}: ${output}`);
+    return (await stat(sock)).isSocket() ? true : undefined;
+  }, 'the socket').catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw new Error(`${(err as Error).message}\n${output}`);
+  });
+  const client = createKmsClient(`unix://${sock}`, { timeoutMs: 10_000 });
+  return {
+    child,
+    client,
+    health,
+    output: () => output,
+    async stop() {
+      client.close();
+      child.kill('SIGTERM');
+      return new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
+    },
+  };
+}
+
+const get = async (health: string, path: string): Promise<{ status: number; text: string }> => {
+  const res = await fetch(`http://${health}${path}`);
+  return { status: res.status, text: await res.text() };
+};
+
+describe('the kms-plugin-vault binary', () => {
+  it('lists its Vault flags in --help', () => {
+    const help = runToExit(['--help']);
+    expect(help.code).toBe(0);
+    for (const flag of [
+      '--address',
+      '--transit-mount',
+      '--key-name',
+      '--namespace',
+      '--auth-method',
+      '--token-file',
+      '--role-id',
+      '--secret-id-file',
+      '--jwt-file',
+      '--tls-ca-file',
+      '--tls-server-name',
+      '--tls-skip-verify',
+    ]) {
+      expect(help.stdout).toContain(flag);
+    }
+  });
+
+  it.each([
+    [['--key-name', 'k', '--token', 't'], '--address'],
+    [['--address', 'http://127.0.0.1:1', '--token', 't'], '--key-name'],
+    [['--address', 'ftp://vault', '--key-name', 'k', '--token', 't'], '--address'],
+    [['--address', 'http://127.0.0.1:1', '--key-name', 'k'], '--token'],
+    [['--address', 'http://127.0.0.1:1', '--key-name', 'k', '--token', 't', '--token-file', '/x'], '--token-file'],
+    [['--address', 'http://127.0.0.1:1', '--key-name', 'k', '--auth-method', 'approle', '--secret-id-file', '/x'], '--role-id'],
+    [['--address', 'http://127.0.0.1:1', '--key-name', 'k', '--auth-method', 'kerberos'], '--auth-method'],
+    [
+      ['--address', 'http://127.0.0.1:1', '--key-name', 'k', '--auth-method', 'cert', '--tls-client-cert', '/c', '--tls-client-key', '/k'],
+      '--address',
+    ],
+    [['--address', 'https://127.0.0.1:1', '--key-name', 'k', '--token', 't', '--tls-ca-file', '/no/such/ca.pem'], '--tls-ca-file'],
+    [['--address', 'http://127.0.0.1:1', '--key-name', 'a/b', '--token', 't'], '--key-name'],
+  ])('refuses %j at start with exit 2 and an error naming %s', (args, flag) => {
+    const r = runToExit(['--listen-addr', `unix://${join(dir, 'never.sock')}`, '--health-addr', 'off', ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(flag);
+    expect(r.stderr).not.toContain('    at '); // a message, not a stack trace
+  });
+
+  it('takes its token from the environment and never prints it', async () => {
+    const token = await writeToken(join(dir, 'env-token'));
+    const sock = join(dir, 'env.sock');
+    const child = spawn(
+      process.execPath,
+      [BIN, '--listen-addr', `unix://${sock}`, '--health-addr', 'off', '--address', bao.address, '--key-name', KEY, '--log-level', 'debug'],
+      {
+        env: { ...process.env, KMS_PLUGIN_TOKEN: token },
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    await waitFor(async () => ((await stat(sock)).isSocket() ? true : undefined), 'the socket');
+    const client = createKmsClient(`unix://${sock}`);
+    const status = await waitFor(async () => {
+      const s = await client.status();
+      return s.keyId ? s : undefined;
+    }, 'a key_id');
+    expect(status.healthz).toBe('ok');
+    const seed = randomBytes(32);
+    expect(await client.decrypt(await client.encrypt(seed))).toEqual(seed);
+    client.close();
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    expect(child.exitCode).toBe(0);
+    expect(output).not.toContain(token);
+    expect(output).not.toContain(seed.toString('base64'));
+  });
+
+  it('rides out Vault sealed and Vault stopped: /livez stays up, /healthz and Status say why, cached KEKs still decrypt, recovery without a restart', async () => {
+    const tokenFile = join(dir, 'outage-token');
+    await writeToken(tokenFile);
+    const local = await startPlugin('outage-local', ['--token-file', tokenFile, '--refresh-interval', '300ms']);
+    const direct = await startPlugin('outage-direct', [
+      '--token-file',
+      tokenFile,
+      '--refresh-interval',
+      '300ms',
+      '--kek-mode',
+      'direct',
+      '--backend-retries',
+      '0',
+    ]).catch(async (err: unknown) => {
+      await local.stop();
+      throw err;
+    });
+    try {
+      for (const p of [local, direct])
+        await waitFor(async () => ((await get(p.health, '/readyz')).status === 200 ? true : undefined), 'ready');
+      const seed = randomBytes(32);
+      const before = await local.client.encrypt(seed);
+      expect((await get(local.health, '/metrics')).text).toMatch(/^kms_plugin_vault_token_ttl_seconds (3[0-5]\d\d|\d{1,3})(\.\d+)?$/m);
+
+      // Sealed.
+      await bao.seal();
+      const sealed = await waitFor(async () => {
+        const h = await get(local.health, '/healthz');
+        return h.status !== 200 ? h.text : undefined;
+      }, '/healthz to report the sealed Vault');
+      expect(sealed).toContain('sealed');
+      expect((await get(local.health, '/livez')).status).toBe(200);
+      expect(await local.client.decrypt(before)).toEqual(seed); // its local KEK is cached
+      expect((await local.client.status()).healthz).toBe('ok'); // and still encrypts with it
+      await local.client.encrypt(randomBytes(32));
+      const directStatus = await waitFor(async () => {
+        const s = await direct.client.status();
+        return s.healthz !== 'ok' ? s.healthz : undefined;
+      }, 'direct-mode Status to report the sealed Vault');
+      expect(directStatus).toContain('sealed');
+      expect((await get(direct.health, '/livez')).status).toBe(200);
+
+      await bao.unseal();
+      for (const p of [local, direct]) {
+        await waitFor(async () => ((await get(p.health, '/healthz')).status === 200 ? true : undefined), '/healthz after unseal');
+        expect((await p.client.status()).healthz).toBe('ok');
+        const again = randomBytes(32);
+        expect(await p.client.decrypt(await p.client.encrypt(again))).toEqual(again);
+      }
+
+      // Stopped, then back as a fresh server (a dev server keeps nothing): a new token and a new key.
+      const keyIdBefore = (await local.client.status()).keyId;
+      await bao.stop();
+      await waitFor(
+        async () => ((await get(local.health, '/healthz')).status !== 200 ? true : undefined),
+        '/healthz to report Vault stopped',
+      );
+      expect((await get(local.health, '/livez')).status).toBe(200);
+      expect(await local.client.decrypt(before)).toEqual(seed);
+      await bao.launch();
+      await bao.transitKey(KEY);
+      await bao.pluginPolicy('kms', KEY);
+      await writeToken(tokenFile);
+      await waitFor(async () => ((await get(local.health, '/healthz')).status === 200 ? true : undefined), '/healthz after Vault is back');
+      const status = await local.client.status();
+      expect(status.healthz).toBe('ok');
+      expect(status.keyId).not.toBe(keyIdBefore); // a new server, a new key: never the old key_id
+      const after = randomBytes(32);
+      expect(await local.client.decrypt(await local.client.encrypt(after))).toEqual(after);
+      expect(local.child.exitCode).toBeNull();
+    } finally {
+      const outputs = [local.output(), direct.output()];
+      expect(await local.stop()).toBe(0);
+      expect(await direct.stop()).toBe(0);
+      for (const text of outputs) for (const s of secrets) expect(text).not.toContain(s);
+    }
+  }, 60_000);
+});
