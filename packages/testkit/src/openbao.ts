@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
@@ -67,6 +67,7 @@ export interface BaoAnswer {
 export class OpenBao {
   private proc: ChildProcess | undefined;
   private unsealKey = '';
+  private readonly extraArgs: string[] = [];
   private constructor(
     readonly port: number,
     readonly tls: boolean,
@@ -82,8 +83,19 @@ export class OpenBao {
     return join(this.dir, 'tls', 'vault-ca.pem');
   }
 
-  static async start(opts: { tls?: boolean } = {}): Promise<OpenBao> {
+  /** The file audit log of every request (servers started with `audit: true`), one JSON object a line. */
+  get auditLog(): string {
+    return join(this.dir, 'audit.log');
+  }
+
+  static async start(opts: { tls?: boolean; audit?: boolean } = {}): Promise<OpenBao> {
     const bao = new OpenBao(await freePortPair(), opts.tls === true, await mkdtemp(join(tmpdir(), 'k8s-kms-openbao-')));
+    if (opts.audit) {
+      // OpenBao enables audit devices only from its configuration file, not through the API.
+      const hcl = `audit "file" "to-file" {\n  options = {\n    file_path = ${JSON.stringify(bao.auditLog)}\n  }\n}\n`;
+      await writeFile(join(bao.dir, 'audit.hcl'), hcl);
+      bao.extraArgs.push(`-config=${join(bao.dir, 'audit.hcl')}`);
+    }
     await bao.launch();
     return bao;
   }
@@ -98,6 +110,7 @@ export class OpenBao {
       `-dev-root-token-id=${OPENBAO_ROOT_TOKEN}`,
       `-dev-listen-address=127.0.0.1:${this.port}`,
     ];
+    args.push(...this.extraArgs);
     if (this.tls) {
       await mkdir(join(this.dir, 'tls'), { recursive: true });
       args.push('-dev-tls', `-dev-tls-cert-dir=${join(this.dir, 'tls')}`);
