@@ -68,3 +68,17 @@ export async function codeOf(promise: Promise<unknown>): Promise<number | undefi
     return (err as { code?: number }).code;
   }
 }
+
+/**
+ * Poll `probe` every 50 ms until it returns a value (a probe that throws counts as "not yet"), or
+ * fail after `ms` naming `what`. For waiting on processes and servers, never for timing claims.
+ */
+export async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, ms = 10_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -2,5 +2,5 @@
 // jest's globals, is its own entry point: @k8s-kms/testkit/conformance.
 export { InstrumentedProvider } from './instrumented-provider.js';
 export type { Operation } from './instrumented-provider.js';
-export { startPlugin, codeOf, LogCapture } from './harness.js';
+export { startPlugin, codeOf, LogCapture, waitFor } from './harness.js';
 export type { RunningPlugin } from './harness.js';

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createKmsClient, type KmsClient } from '@k8s-kms/core';
+import { waitFor } from '@k8s-kms/testkit';
 import { freePort, OpenBao, OPENBAO_ROOT_TOKEN } from '@k8s-kms/testkit/openbao';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'kms-plugin-vault.js');
@@ -40,16 +41,6 @@ function runToExit(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code: r.status, stderr: r.stderr, stdout: r.stdout };
 }
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, ms = 15_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 interface Running {
   child: ChildProcess;
   client: KmsClient;
@@ -82,13 +73,14 @@ async function startPlugin(name: string, args: string[]): Promise<Running> {
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`kms-plugin-vault exited with ${child.exitCode}: ${output}`);
-    return (await stat(sock)).isSocket() ? true : undefined;
-  }, 'the socket').catch((err: unknown) => {
+  const started = await waitFor(
+    async () => (child.exitCode !== null ? 'exited' : (await stat(sock)).isSocket() ? 'up' : undefined),
+    'the socket',
+  ).catch(() => 'no socket within 10 s');
+  if (started !== 'up') {
     child.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}\n${output}`);
-  });
+    throw new Error(`kms-plugin-vault did not start (${started}):\n${output}`);
+  }
   const client = createKmsClient(`unix://${sock}`, { timeoutMs: 10_000 });
   return {
     child,

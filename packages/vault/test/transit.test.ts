@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import { createLogger, type RawValues } from '@k8s-kms/core';
-import { startPlugin, type RunningPlugin } from '@k8s-kms/testkit';
+import { startPlugin, waitFor, type RunningPlugin } from '@k8s-kms/testkit';
 import { OpenBao, OPENBAO_ROOT_TOKEN } from '@k8s-kms/testkit/openbao';
 import { createVaultProvider, parseVaultConfig, type VaultTransitProvider } from '../src/index.js';
 
@@ -18,16 +18,6 @@ const opts = () => ({ signal: AbortSignal.timeout(5_000) });
 function transit(key: string, extra: RawValues = {}): VaultTransitProvider {
   return createVaultProvider(parseVaultConfig({ address: bao.address, 'key-name': key, token: OPENBAO_ROOT_TOKEN, ...extra }), quiet)
     .transit;
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, ms = 10_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** The gRPC error of a call that must fail. */
