@@ -23,6 +23,8 @@ const RENEW_AT_REMAINING = 1 / 3;
 const BACKGROUND_TIMEOUT_MS = 10_000;
 /** After a failed background renewal or login, try again after this long (or sooner before expiry). */
 const BACKGROUND_RETRY_MS = 5_000;
+/** The shortest wait between two upkeep attempts. */
+const MIN_UPKEEP_MS = 250;
 /** A token file is checked for changes at most this often. */
 const TOKEN_FILE_CHECK_MS = 1_000;
 
@@ -111,11 +113,27 @@ export class VaultAuth {
     return this.tokenFile ? this.tokenFile.changed() : false;
   }
 
-  /** A token other than `stale`, if one can be had (a login, or a changed token file). */
+  /**
+   * After a 403: a token other than `stale` if one can be had (a login, or a changed token file),
+   * else `stale` itself. Vault answers 403 both for a dead token and for a path the policy does not
+   * allow; lookup-self tells them apart, so a policy denial does not cost a login (and an AppRole
+   * secret_id use) per call.
+   */
   private async reauthenticate(stale: string, signal: AbortSignal): Promise<string> {
     if (this.session && this.session.token !== stale) return this.session.token;
+    if (!(await this.tokenFileChanged()) && (await this.stillValid(stale, signal))) return stale;
     this.log.warn({ method: this.method }, 'Vault refused the token (403): authenticating again');
     return (await raceAbort(this.obtain(), signal)).token;
+  }
+
+  private async stillValid(token: string, signal: AbortSignal): Promise<boolean> {
+    try {
+      await this.http.read('auth/token/lookup-self', { token, signal });
+      return true;
+    } catch (err) {
+      if (isPermissionDenied(err)) return false;
+      throw err;
+    }
   }
 
   /**
@@ -138,10 +156,19 @@ export class VaultAuth {
   }
 
   private adopt(session: Session): void {
-    const first = this.session === undefined;
+    const previous = this.session;
     this.session = session;
     const ttl = session.expiresAt === Infinity ? 'none' : `${Math.round((session.expiresAt - Date.now()) / 1000)}s`;
-    this.log.info({ method: this.method, ttl, renewable: session.renewable }, first ? 'logged in to Vault' : 'new Vault token');
+    const fields = { method: this.method, ttl, renewable: session.renewable };
+    if (!previous) this.log.info(fields, 'logged in to Vault');
+    else if (previous.token !== session.token) this.log.info(fields, 'new Vault token');
+    else this.log.debug(fields, 'Vault token looked up again');
+    // A token from our own login is ours to retire; one given by the operator (--token) is not.
+    if (previous && previous.token !== session.token && this.method !== 'token') {
+      this.http
+        .write('auth/token/revoke-self', {}, { token: previous.token, signal: AbortSignal.timeout(BACKGROUND_TIMEOUT_MS) })
+        .catch(() => undefined);
+    }
     this.schedule();
   }
 
@@ -150,7 +177,10 @@ export class VaultAuth {
     const s = this.session;
     if (this.closed || !s || s.expiresAt === Infinity) return;
     const left = s.expiresAt - Date.now();
-    const delay = delayMs ?? Math.max(0, left - s.grantedSeconds * 1000 * RENEW_AT_REMAINING);
+    // Due when a third of the granted TTL is left. Past that (renewals capped by max_ttl), halve the
+    // rest each time: a handful of calls until expiry, never a loop.
+    const due = left - s.grantedSeconds * 1000 * RENEW_AT_REMAINING;
+    const delay = delayMs ?? (due > 0 ? due : Math.max(MIN_UPKEEP_MS, left / 2));
     this.timer = setTimeout(() => void this.renewOrLogin(), Math.min(delay, 2 ** 31 - 1));
     this.timer.unref();
   }
@@ -162,6 +192,7 @@ export class VaultAuth {
     try {
       if (s.renewable) {
         const renewed = await this.renew(s);
+        if (this.session !== s) return; // replaced meanwhile (a login, a new token file)
         // Vault shortens renewals as max_ttl approaches: then a new login (if possible) is better.
         if (renewed.expiresAt - Date.now() > s.grantedSeconds * 1000 * RENEW_AT_REMAINING || this.method === 'token') {
           this.session = renewed;
@@ -172,10 +203,11 @@ export class VaultAuth {
       }
       await this.obtain();
     } catch (err) {
+      if (this.closed || this.session !== s) return;
       const reason = fromVaultError('token upkeep', err).message;
       this.log.warn({ reason }, 'could not renew or replace the Vault token; will try again');
       const left = s.expiresAt - Date.now();
-      this.schedule(left > 0 ? Math.max(250, Math.min(BACKGROUND_RETRY_MS, left / 2)) : BACKGROUND_RETRY_MS);
+      this.schedule(left > 0 ? Math.max(MIN_UPKEEP_MS, Math.min(BACKGROUND_RETRY_MS, left / 2)) : BACKGROUND_RETRY_MS);
     }
   }
 
@@ -183,6 +215,7 @@ export class VaultAuth {
     const body = await this.http.write('auth/token/renew-self', {}, { token: s.token, signal: AbortSignal.timeout(BACKGROUND_TIMEOUT_MS) });
     const auth = body.auth as { lease_duration?: number; renewable?: boolean } | undefined;
     const seconds = auth?.lease_duration ?? 0;
+    if (seconds <= 0) throw new KmsError('unavailable', 'Vault renew-self answered without a lease duration');
     return { ...s, expiresAt: expiry(seconds), renewable: auth?.renewable ?? false };
   }
 }
@@ -199,9 +232,11 @@ function tokenLogin(flagToken: string | undefined, file: string | undefined): Lo
         throw new KmsError('user-induced', 'Vault refused the token (lookup-self: HTTP 403): it is invalid, expired or revoked');
       throw fromVaultError('token lookup-self', err);
     }
-    const data = body.data as { ttl?: number; creation_ttl?: number; renewable?: boolean } | undefined;
+    const data = body.data as { ttl?: number; creation_ttl?: number; renewable?: boolean; expire_time?: string | null } | undefined;
     const ttl = data?.ttl ?? 0;
-    return { token, expiresAt: expiry(ttl), renewable: data?.renewable === true, grantedSeconds: data?.creation_ttl ?? ttl };
+    // ttl 0 means "never expires" only without an expire_time; a token in its last second has both.
+    const expiresAt = data?.expire_time ? Math.min(Date.parse(data.expire_time) || Infinity, Date.now() + ttl * 1000) : expiry(ttl);
+    return { token, expiresAt, renewable: data?.renewable === true, grantedSeconds: data?.creation_ttl ?? ttl };
   };
 }
 

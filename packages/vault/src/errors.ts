@@ -13,6 +13,10 @@ const NETWORK = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'ERR_SOCKET_CONNECTION_TIMEOUT',
+  'ENETDOWN',
+  'EHOSTDOWN',
+  'EADDRNOTAVAIL',
+  'ERR_NETWORK',
 ]);
 
 /** TLS failures: a configuration problem (CA, server name, client cert), not an outage. */
@@ -28,6 +32,8 @@ const CORRUPT = [
   'unable to decrypt',
   'illegal base64',
   'decryption error',
+  'failed to rsa decrypt',
+  "missing 'context'",
 ];
 
 /**
@@ -37,7 +43,8 @@ const CORRUPT = [
 export function fromVaultError(operation: string, err: unknown): KmsError {
   if (err instanceof KmsError) return err;
   if (!(err instanceof VaultCallError)) {
-    const name = err instanceof Error ? err.name : typeof err;
+    const given = (err as { name?: unknown } | null)?.name;
+    const name = typeof given === 'string' ? given : typeof err; // DOMException (AbortSignal.timeout) too
     const cls: ErrorClass = name === 'TimeoutError' || name === 'AbortError' ? 'unavailable' : 'internal';
     return new KmsError(cls, `Vault ${operation}: ${name}`, { cause: err });
   }
@@ -45,6 +52,8 @@ export function fromVaultError(operation: string, err: unknown): KmsError {
   const where = `Vault ${operation} (${err.path})`;
   if (err.status === undefined) {
     const code = err.code ?? 'request failed';
+    // An unparseable answer (a proxy or load balancer in the way): worth another try.
+    if (code.startsWith('HPE_')) return new KmsError('unavailable', `${where}: ${code}`);
     if (TLS.test(code)) {
       return new KmsError('user-induced', `${where}: TLS ${code}: check --tls-ca-file / --tls-server-name / the client certificate`);
     }
@@ -55,13 +64,15 @@ export function fromVaultError(operation: string, err: unknown): KmsError {
   if (err.status === 400 && lower.includes('disallowed by policy')) {
     return new KmsError('user-induced', `${where}: the ciphertext's key version is below the key's min_decryption_version (${detail})`);
   }
-  if (err.status === 400 && CORRUPT.some((text) => lower.includes(text))) return new KmsError('corrupt-ciphertext', said);
-  return new KmsError(classOfStatus(err.status, lower), said);
+  // Transit answers a ciphertext that does not open with 400, or for RSA keys with 500.
+  const undecryptable = err.status === 400 || (err.status === 500 && operation === 'decrypt');
+  if (undecryptable && CORRUPT.some((text) => lower.includes(text))) return new KmsError('corrupt-ciphertext', said);
+  return new KmsError(classOfStatus(err.status), said);
 }
 
-function classOfStatus(status: number, detail: string): ErrorClass {
+function classOfStatus(status: number): ErrorClass {
   if (status === 429) return 'throttled';
-  if (status === 412 || status >= 500 || detail.includes('sealed') || detail.includes('standby')) return 'unavailable';
+  if (status === 412 || status >= 500) return 'unavailable';
   // 400 (e.g. "encryption key not found", an unsupported option), 401/403, 404 (no such mount or
   // key): the plugin's configuration or Vault's policy must change; retrying will not help.
   return 'user-induced';

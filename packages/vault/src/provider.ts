@@ -26,19 +26,20 @@ const AEAD_TYPES = new Set(['aes128-gcm96', 'aes256-gcm96', 'chacha20-poly1305',
 /** Key types that encrypt at all. */
 const ENCRYPTING_TYPES = new Set([...AEAD_TYPES, 'rsa-2048', 'rsa-3072', 'rsa-4096']);
 
-/** First byte of what wrap returns; then a flags byte, the key name (u8 length) and transit's "vault:vN:…". */
+/** First byte of what wrap returns; then the binding byte, the key name (u8 length) and transit's "vault:vN:…". */
 const WRAP_FORMAT = 0x01;
-/** Flags: how the AAD is bound. */
+/**
+ * How the AAD is bound, fixed by the key's type (and checked against it on unwrap, so the byte
+ * cannot be changed to skip a check). Every call also sends SHA-256(aad) as the derivation
+ * `context`: derived keys need one, the others ignore it.
+ */
 const BIND_ASSOCIATED_DATA = 0x01; // transit associated_data (AEAD key types)
 const BIND_DIGEST_PREFIX = 0x02; // SHA-256(aad) prepended to the plaintext (RSA key types)
-const BIND_CONTEXT = 0x04; // key derivation context = SHA-256(aad) (derived keys)
-const KNOWN_FLAGS = BIND_ASSOCIATED_DATA | BIND_DIGEST_PREFIX | BIND_CONTEXT;
 
 const FINGERPRINT_INPUT = Buffer.from('k8s-kms key version fingerprint v1').toString('base64');
 
 interface KeyFacts {
   readonly type: string;
-  readonly derived: boolean;
 }
 
 /**
@@ -65,7 +66,6 @@ export class VaultTransitProvider implements KeyProvider {
       type?: string;
       latest_version?: number;
       keys?: Record<string, number | { creation_time?: string }>;
-      derived?: boolean;
       supports_encryption?: boolean;
       supports_decryption?: boolean;
     };
@@ -73,7 +73,7 @@ export class VaultTransitProvider implements KeyProvider {
     if (typeof latest !== 'number' || latest < 1)
       throw new KmsError('internal', `Vault read key (${mount}/keys/${keyName}) gave no latest_version`);
     const type = info.type ?? 'unknown';
-    this.facts.set(keyName, { type, derived: info.derived === true });
+    this.facts.set(keyName, { type });
     const entry = info.keys?.[String(latest)];
     const created = typeof entry === 'number' ? String(entry) : (entry?.creation_time ?? '');
     let id = `${this.opts.http.opts.namespace ?? ''}|${mount}|${keyName}#v${latest}@${created}`;
@@ -89,33 +89,36 @@ export class VaultTransitProvider implements KeyProvider {
     const version = /#v(\d+)@/.exec(key.id)?.[1];
     const facts = this.facts.get(keyName);
     if (!version || !facts) throw new KmsError('internal', 'wrap called with a key version this provider did not report');
-    const flags = bindingOf(facts);
+    const binding = bindingOf(facts);
     const digest = sha256(aad);
     const body: Record<string, unknown> = {
-      plaintext: Buffer.from(flags & BIND_DIGEST_PREFIX ? Buffer.concat([digest, plaintext]) : plaintext).toString('base64'),
+      plaintext: Buffer.from(binding === BIND_DIGEST_PREFIX ? Buffer.concat([digest, plaintext]) : plaintext).toString('base64'),
       key_version: Number(version),
-      ...bindingFields(flags, aad, digest),
+      ...bindingFields(binding, aad, digest),
     };
     const out = await this.call('encrypt', signal, (token) => this.opts.http.write(`${mount}/encrypt/${keyName}`, body, { token, signal }));
     const ciphertext = (out.data as { ciphertext?: string } | undefined)?.ciphertext;
     if (!ciphertext) throw new KmsError('internal', 'Vault encrypt returned no ciphertext');
     const name = Buffer.from(keyName, 'utf8');
-    return Buffer.concat([Buffer.of(WRAP_FORMAT, flags, name.length), name, Buffer.from(ciphertext, 'utf8')]);
+    return Buffer.concat([Buffer.of(WRAP_FORMAT, binding, name.length), name, Buffer.from(ciphertext, 'utf8')]);
   }
 
   async unwrap(wrapped: Uint8Array, { aad, signal }: WrapOptions): Promise<Uint8Array> {
-    const { keyName, flags, ciphertext } = decode(wrapped);
+    const { keyName, binding, ciphertext } = decode(wrapped);
     if (!this.readable.has(keyName)) {
       throw new KmsError('user-induced', `data was encrypted under transit key ${keyName}; list it with --decrypt-key-name to read it`);
     }
+    if (binding !== bindingOf(await this.factsOf(keyName, signal))) {
+      throw new KmsError('corrupt-ciphertext', 'Vault wrapped key: its binding does not match the key type');
+    }
     const digest = sha256(aad);
-    const body = { ciphertext, ...bindingFields(flags, aad, digest) };
+    const body = { ciphertext, ...bindingFields(binding, aad, digest) };
     const path = `${this.opts.mount}/decrypt/${keyName}`;
     const out = await this.call('decrypt', signal, (token) => this.opts.http.write(path, body, { token, signal }));
     const encoded = (out.data as { plaintext?: string } | undefined)?.plaintext;
     if (typeof encoded !== 'string') throw new KmsError('internal', 'Vault decrypt returned no plaintext');
     const plaintext = Buffer.from(encoded, 'base64');
-    if (!(flags & BIND_DIGEST_PREFIX)) return plaintext;
+    if (binding !== BIND_DIGEST_PREFIX) return plaintext;
     if (plaintext.length <= digest.length || !timingSafeEqual(plaintext.subarray(0, digest.length), digest)) {
       throw new KmsError('corrupt-ciphertext', 'Vault decrypt: the wrapped key belongs to other data (AAD digest mismatch)');
     }
@@ -124,6 +127,17 @@ export class VaultTransitProvider implements KeyProvider {
 
   async close(): Promise<void> {
     this.opts.auth.close();
+  }
+
+  /** Type of a readable key: from the last refresh for the current key, else read once. */
+  private async factsOf(keyName: string, signal: AbortSignal): Promise<KeyFacts> {
+    const known = this.facts.get(keyName);
+    if (known) return known;
+    const path = `${this.opts.mount}/keys/${keyName}`;
+    const data = await this.call('read key', signal, (token) => this.opts.http.read(path, { token, signal }));
+    const facts = { type: (data.data as { type?: string } | undefined)?.type ?? 'unknown' };
+    this.facts.set(keyName, facts);
+    return facts;
   }
 
   /** The HMAC of a fixed input under `version`: different for a re-created key of the same name. */
@@ -149,13 +163,13 @@ export class VaultTransitProvider implements KeyProvider {
 }
 
 function bindingOf(facts: KeyFacts): number {
-  return (AEAD_TYPES.has(facts.type) ? BIND_ASSOCIATED_DATA : BIND_DIGEST_PREFIX) | (facts.derived ? BIND_CONTEXT : 0);
+  return AEAD_TYPES.has(facts.type) ? BIND_ASSOCIATED_DATA : BIND_DIGEST_PREFIX;
 }
 
-function bindingFields(flags: number, aad: Uint8Array, digest: Buffer): Record<string, string> {
+function bindingFields(binding: number, aad: Uint8Array, digest: Buffer): Record<string, string> {
   return {
-    ...(flags & BIND_ASSOCIATED_DATA ? { associated_data: Buffer.from(aad).toString('base64') } : {}),
-    ...(flags & BIND_CONTEXT ? { context: digest.toString('base64') } : {}),
+    ...(binding === BIND_ASSOCIATED_DATA ? { associated_data: Buffer.from(aad).toString('base64') } : {}),
+    context: digest.toString('base64'),
   };
 }
 
@@ -163,15 +177,13 @@ function sha256(data: Uint8Array): Buffer {
   return createHash('sha256').update(data).digest();
 }
 
-function decode(wrapped: Uint8Array): { keyName: string; flags: number; ciphertext: string } {
+function decode(wrapped: Uint8Array): { keyName: string; binding: number; ciphertext: string } {
   const buf = Buffer.from(wrapped);
-  const flags = buf[1] ?? 0;
+  const binding = buf[1] ?? 0;
   const nameLength = buf[2] ?? 0;
-  const bindings = flags & (BIND_ASSOCIATED_DATA | BIND_DIGEST_PREFIX);
   if (
     buf[0] !== WRAP_FORMAT ||
-    (flags & ~KNOWN_FLAGS) !== 0 ||
-    (bindings !== BIND_ASSOCIATED_DATA && bindings !== BIND_DIGEST_PREFIX) ||
+    (binding !== BIND_ASSOCIATED_DATA && binding !== BIND_DIGEST_PREFIX) ||
     nameLength === 0 ||
     buf.length <= 3 + nameLength
   ) {
@@ -185,5 +197,5 @@ function decode(wrapped: Uint8Array): { keyName: string; flags: number; cipherte
   if (!/^[A-Za-z0-9_.-]+$/.test(keyName) || !body || Buffer.from(body, 'base64').toString('base64') !== body) {
     throw new KmsError('corrupt-ciphertext', 'Vault wrapped key is malformed');
   }
-  return { keyName, flags, ciphertext };
+  return { keyName, binding, ciphertext };
 }

@@ -48,6 +48,9 @@ export class VaultHttp {
     this.client = nodeVault({
       apiVersion: 'v1',
       endpoint: opts.address,
+      // node-vault's default logger (the `debug` package, on with DEBUG=node-vault) prints request
+      // bodies: plaintext keys and login credentials. Never.
+      debug: () => undefined,
       requestOptions: {
         // Always explicit: node-vault would otherwise turn verification off when VAULT_SKIP_VERIFY is set.
         strictSSL: opts.skipVerify !== true,
@@ -58,9 +61,12 @@ export class VaultHttp {
         agentOptions: { keepAlive: true, ...(opts.serverName ? { servername: opts.serverName } : {}) },
       },
     });
-    // node-vault seeds these from VAULT_TOKEN / VAULT_NAMESPACE; the plugin uses only its own flags.
-    this.client.token = '';
-    (this.client as { namespace?: string }).namespace = opts.namespace ?? '';
+    // node-vault seeds these from VAULT_TOKEN / VAULT_NAMESPACE / VAULT_PREFIX (an empty option
+    // falls through to the variable); the plugin uses only its own flags.
+    const seeded = this.client as { token: string; namespace?: string; pathPrefix?: string };
+    seeded.token = '';
+    seeded.namespace = opts.namespace ?? '';
+    seeded.pathPrefix = '';
   }
 
   /** GET `path` (below /v1/). */

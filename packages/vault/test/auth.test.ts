@@ -1,5 +1,5 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -22,13 +22,12 @@ const secrets: string[] = [OPENBAO_ROOT_TOKEN];
 let bao: OpenBao;
 let dir: string;
 beforeAll(async () => {
-  bao = await OpenBao.start();
+  bao = await OpenBao.start({ audit: true });
   dir = await mkdtemp(join(tmpdir(), 'k8s-kms-vault-auth-'));
   await bao.transitKey(KEY);
   await bao.pluginPolicy('kms', KEY);
 });
 afterAll(async () => {
-  for (const s of secrets) expect(logs.text).not.toContain(s);
   await bao.dispose();
   await rm(dir, { recursive: true, force: true });
 });
@@ -46,6 +45,13 @@ async function roundTrip(p: VaultProvider): Promise<void> {
   expect(await p.transit.unwrap(wrapped, { aad, ...opts() })).toEqual(Buffer.alloc(32, 3));
 }
 
+/** renew-self and lookup-self requests so far, as OpenBao's audit log records them. */
+async function upkeepRequests(): Promise<number> {
+  const log = await readFile(bao.auditLog, 'utf8');
+  return log.split('\n').filter((line) => line.includes('"type":"request"') && /"path":"auth\/token\/(renew|lookup)-self"/.test(line))
+    .length;
+}
+
 async function file(name: string, content: string): Promise<string> {
   const path = join(dir, name);
   await writeFile(path, content, { mode: 0o600 });
@@ -59,13 +65,13 @@ async function policyToken(policies: string[], ttl = '1h'): Promise<string> {
   return token;
 }
 
-async function appRole(role: string, settings: Record<string, unknown>): Promise<{ roleId: string; secretFile: string }> {
+async function appRole(role: string, settings: Record<string, unknown>): Promise<{ 'role-id': string; 'secret-id-file': string }> {
   if ((await bao.api('GET', 'sys/auth')).body['approle/'] === undefined) await bao.must('POST', 'sys/auth/approle', { type: 'approle' });
   await bao.must('POST', `auth/approle/role/${role}`, { token_policies: ['kms'], ...settings });
   const roleId = ((await bao.must('GET', `auth/approle/role/${role}/role-id`)).data as { role_id: string }).role_id;
   const secretId = ((await bao.must('POST', `auth/approle/role/${role}/secret-id`, {})).data as { secret_id: string }).secret_id;
   secrets.push(secretId);
-  return { roleId, secretFile: await file(`${role}.secret-id`, `${secretId}\n`) };
+  return { 'role-id': roleId, 'secret-id-file': await file(`${role}.secret-id`, `${secretId}\n`) };
 }
 
 describe('Vault auth against a real OpenBao', () => {
@@ -86,7 +92,7 @@ describe('Vault auth against a real OpenBao', () => {
     expect(ttl).toBeLessThanOrEqual(3600);
     await bao.must('POST', 'auth/token/revoke', { token: first });
     await writeFile(tokenFile, await policyToken(['kms']));
-    await roundTrip(p); // the 403 on the revoked token makes it re-read the file
+    await roundTrip(p); // the file's change (or the 403 on the revoked token) makes it re-read the file
     p.auth.close();
   });
 
@@ -102,25 +108,33 @@ describe('Vault auth against a real OpenBao', () => {
     p.auth.close();
   });
 
-  it('a policy without decrypt: one re-authentication, then user-induced "permission denied"', async () => {
+  it('a policy without decrypt: user-induced "permission denied", without a new login (lookup-self shows the token is fine)', async () => {
     await bao.must('PUT', 'sys/policies/acl/encrypt-only', {
       policy: `path "transit/encrypt/${KEY}" { capabilities = ["update"] }\npath "transit/hmac/${KEY}" { capabilities = ["update"] }\npath "transit/keys/${KEY}" { capabilities = ["read"] }`,
     });
-    const p = plugin({ 'token-file': await file('encrypt-only', await policyToken(['encrypt-only'])) });
-    const key = await p.transit.currentKey(opts());
-    const wrapped = await p.transit.wrap(Buffer.alloc(32), { key, aad: Buffer.from('a'), ...opts() });
-    const recent = logsSince();
-    await expect(p.transit.unwrap(wrapped, { aad: Buffer.from('a'), ...opts() })).rejects.toMatchObject({
-      errorClass: 'user-induced',
-      message: expect.stringContaining('permission denied'),
-    });
-    expect(recent().match(/authenticating again/g)).toHaveLength(1);
-    p.auth.close();
+    for (const values of [
+      { 'token-file': await file('encrypt-only', await policyToken(['encrypt-only'])) },
+      { 'auth-method': 'approle', ...(await appRole('encrypt-only', { token_policies: ['encrypt-only'], token_ttl: '1h' })) },
+    ]) {
+      const recent = logsSince();
+      const p = plugin(values);
+      const key = await p.transit.currentKey(opts());
+      const wrapped = await p.transit.wrap(Buffer.alloc(32), { key, aad: Buffer.from('a'), ...opts() });
+      for (let i = 0; i < 3; i++) {
+        await expect(p.transit.unwrap(wrapped, { aad: Buffer.from('a'), ...opts() })).rejects.toMatchObject({
+          errorClass: 'user-induced',
+          message: expect.stringContaining('permission denied'),
+        });
+      }
+      expect(recent()).not.toContain('authenticating again');
+      expect(recent()).not.toContain('new Vault token');
+      expect(recent().match(/logged in to Vault/g)).toHaveLength(1);
+      p.auth.close();
+    }
   });
 
   it('AppRole: logs in with role_id and the secret_id file; logs in again after its tokens are revoked', async () => {
-    const { roleId, secretFile } = await appRole('plugin', { token_ttl: '1h', secret_id_num_uses: 0 });
-    const p = plugin({ 'auth-method': 'approle', 'role-id': roleId, 'secret-id-file': secretFile });
+    const p = plugin({ 'auth-method': 'approle', ...(await appRole('plugin', { token_ttl: '1h', secret_id_num_uses: 0 })) });
     await roundTrip(p);
     expect(p.auth.ttlSeconds()).toBeGreaterThan(3000);
     await bao.must('PUT', 'sys/leases/revoke-prefix/auth/approle/login', {});
@@ -132,8 +146,7 @@ describe('Vault auth against a real OpenBao', () => {
   });
 
   it('AppRole with a 2 s token TTL: renews before expiry, then logs in again as max_ttl nears; calls never fail', async () => {
-    const { roleId, secretFile } = await appRole('short', { token_ttl: '2s', token_max_ttl: '5s' });
-    const p = plugin({ 'auth-method': 'approle', 'role-id': roleId, 'secret-id-file': secretFile });
+    const p = plugin({ 'auth-method': 'approle', ...(await appRole('short', { token_ttl: '2s', token_max_ttl: '5s' })) });
     const recent = logsSince();
     const until = Date.now() + 8_000;
     while (Date.now() < until) {
@@ -146,6 +159,28 @@ describe('Vault auth against a real OpenBao', () => {
     expect(recent()).not.toContain('authenticating again'); // kept fresh in the background, never refused
     p.auth.close();
   }, 20_000);
+
+  it.each([
+    ['renewable, capped by explicit_max_ttl', { ttl: '2s', explicit_max_ttl: '4s', renewable: true }],
+    ['not renewable', { ttl: '3s', renewable: false }],
+  ])(
+    'token file with a short %s token: keeps it until it expires with a handful of upkeep calls, never a loop',
+    async (_name, settings) => {
+      const body = await bao.must('POST', 'auth/token/create', { policies: ['kms'], ...settings });
+      const token = (body.auth as { client_token: string }).client_token;
+      secrets.push(token);
+      const before = await upkeepRequests();
+      const p = plugin({ 'token-file': await file(`short-${String(settings.renewable)}`, token) });
+      await roundTrip(p);
+      await new Promise((r) => setTimeout(r, 6_000)); // past its expiry
+      p.auth.close();
+      const calls = (await upkeepRequests()) - before;
+      expect(calls).toBeGreaterThan(1); // it did look after the token
+      expect(calls).toBeLessThan(20); // a loop makes hundreds
+      expect(p.auth.ttlSeconds()).toBe(0);
+    },
+    15_000,
+  );
 
   it('JWT: logs in with a signed JWT from a file (as a projected service account token would be)', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -249,4 +284,9 @@ describe('TLS and cert auth against a real OpenBao with TLS', () => {
     await roundTrip(plugin({ token: OPENBAO_ROOT_TOKEN, 'tls-skip-verify': true }, tls));
     expect(recent()).toContain('TLS verification of the Vault server is OFF');
   });
+});
+
+it('never logged a token, secret_id or JWT in any of the above', () => {
+  expect(secrets.length).toBeGreaterThan(5);
+  for (const s of secrets) expect(logs.text).not.toContain(s);
 });

@@ -115,6 +115,29 @@ describe('transit keys on a real OpenBao', () => {
     }
   });
 
+  it('refuses every change of the binding byte, and a changed RSA ciphertext, as corrupt: never a plaintext, never an outage', async () => {
+    await bao.transitKey('tamper-aes');
+    await bao.transitKey('tamper-rsa', 'transit', { type: 'rsa-2048' });
+    const aad = Buffer.from('aad');
+    for (const name of ['tamper-aes', 'tamper-rsa']) {
+      const provider = transit(name);
+      const wrapped = Buffer.from(await provider.wrap(Buffer.alloc(32, 4), { key: await provider.currentKey(opts()), aad, ...opts() }));
+      for (let binding = 0; binding < 8; binding++) {
+        if (binding === wrapped[1]) continue;
+        const changed = Buffer.from(wrapped);
+        changed[1] = binding;
+        await expect(provider.unwrap(changed, { aad, ...opts() })).rejects.toMatchObject({ errorClass: 'corrupt-ciphertext' });
+      }
+      // A changed byte inside transit's ciphertext, spelled canonically so it reaches Vault.
+      const text = wrapped.subarray(3 + (wrapped[2] ?? 0)).toString();
+      const [prefix, body] = [text.slice(0, text.lastIndexOf(':') + 1), text.slice(text.lastIndexOf(':') + 1)];
+      const raw = Buffer.from(body, 'base64');
+      raw[raw.length >> 1] = (raw[raw.length >> 1] ?? 0) ^ 0x01;
+      const changed = Buffer.concat([wrapped.subarray(0, 3 + (wrapped[2] ?? 0)), Buffer.from(prefix + raw.toString('base64'))]);
+      await expect(provider.unwrap(changed, { aad, ...opts() })).rejects.toMatchObject({ errorClass: 'corrupt-ciphertext' });
+    }
+  });
+
   it('reports a signing-only key as unusable, and a missing key as user-induced naming the path', async () => {
     await bao.transitKey('signer', 'transit', { type: 'ed25519' });
     expect((await transit('signer').currentKey(opts())).unusableReason).toContain('ed25519');
