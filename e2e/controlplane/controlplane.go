@@ -259,6 +259,33 @@ func (s *APIServer) Get(path string) (int, string, error) {
 	return resp.StatusCode, string(body), err
 }
 
+// URL is the server's HTTPS address.
+func (s *APIServer) URL() string { return fmt.Sprintf("https://127.0.0.1:%d", s.Port) }
+
+// ServingCertPEM is the certificate kube-apiserver generated for itself in --cert-dir (no
+// --tls-cert-file is given): its serving certificate followed by the self-signed CA that signs it.
+func (s *APIServer) ServingCertPEM() ([]byte, error) {
+	return os.ReadFile(filepath.Join(s.Dir, "certs", "apiserver.crt"))
+}
+
+// WriteServiceAccountToken has kube-apiserver issue a token for a service account
+// (`kubectl create token`) and writes it to path with mode 0600. The token goes straight from
+// kubectl's stdout to the file: it is never returned, logged or put in an error.
+func (s *APIServer) WriteServiceAccountToken(namespace, name, duration, path string) error {
+	cmd := exec.Command(filepath.Join(s.Bin, "kubectl"), "--kubeconfig", s.Kubeconfig, "create", "token", name, "-n", namespace, "--duration", duration)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("kubectl create token %s -n %s: %w: %s", name, namespace, err, stderr.String())
+	}
+	token := strings.TrimSpace(string(out))
+	if token == "" {
+		return fmt.Errorf("kubectl create token %s -n %s printed no token", name, namespace)
+	}
+	return os.WriteFile(path, []byte(token+"\n"), 0o600)
+}
+
 // Kubectl runs the e2e kubectl against this server.
 func (s *APIServer) Kubectl(args ...string) (string, error) {
 	cmd := exec.Command(filepath.Join(s.Bin, "kubectl"), append([]string{"--kubeconfig", s.Kubeconfig}, args...)...)

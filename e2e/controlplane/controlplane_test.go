@@ -98,30 +98,27 @@ func TestKubeAPIServerWithKmsPluginVaultOnOpenBao(t *testing.T) {
 	runControlPlane(t, pluginproc.Vault(filepath.Join(dir, "plugin"), b.URL, "k8s-kms-controlplane", tokenFile, rotate))
 }
 
-// runControlPlane runs every scenario against one plugin: encryption at rest, rotation and
-// migration, an apiserver restart, a plugin outage and recovery, and the KMS v1 path.
-func runControlPlane(t *testing.T, plugin *pluginproc.Plugin) {
+// startControlPlane starts the plugin, etcd and a kube-apiserver that encrypts secrets and
+// configmaps with the plugin (KMS v2), all stopped at the end of the test. dir holds their files.
+func startControlPlane(t *testing.T, plugin *pluginproc.Plugin) (dir string, etcd *controlplane.Etcd, api *controlplane.APIServer) {
+	t.Helper()
 	bin := controlplane.Bin(pluginproc.RepoRoot())
 	for _, b := range []string{"kube-apiserver", "etcd", "kubectl"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
 			t.Fatalf("%s is not built in %s: run scripts/test.sh (it builds e2e/tools)", b, bin)
 		}
 	}
-	dir := t.TempDir()
-	ctx := context.Background()
-	provider := plugin.ProviderName
+	dir = t.TempDir()
 	t.Cleanup(func() { _ = plugin.Stop() })
 	if err := plugin.Start(); err != nil {
 		t.Fatal(err)
 	}
-
 	etcd, err := controlplane.StartEtcd(bin, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(etcd.Stop)
-
-	api, err := controlplane.NewAPIServer(bin, dir, etcd.URL, encryptionConfig(t, dir, provider, plugin.Endpoint(), false))
+	api, err = controlplane.NewAPIServer(bin, dir, etcd.URL, encryptionConfig(t, dir, plugin.ProviderName, plugin.Endpoint(), false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +126,15 @@ func runControlPlane(t *testing.T, plugin *pluginproc.Plugin) {
 	if err := api.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return dir, etcd, api
+}
+
+// runControlPlane runs every scenario against one plugin: encryption at rest, rotation and
+// migration, an apiserver restart, a plugin outage and recovery, and the KMS v1 path.
+func runControlPlane(t *testing.T, plugin *pluginproc.Plugin) {
+	dir, etcd, api := startControlPlane(t, plugin)
+	ctx := context.Background()
+	provider := plugin.ProviderName
 	kubectl := func(args ...string) string {
 		t.Helper()
 		out, err := api.Kubectl(args...)

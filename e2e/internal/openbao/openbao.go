@@ -222,6 +222,35 @@ func (s *Server) CreateToken(policy string) (string, error) {
 	return out.Auth.ClientToken, nil
 }
 
+// PluginPolicy is the name of the policy PluginKey writes for a key.
+func PluginPolicy(key string) string { return "kms-plugin-" + key }
+
+// EnableKubernetesAuth mounts the Kubernetes auth method at kubernetes/ and points it at a
+// kube-apiserver (host, and the PEM CA its serving certificate chains to). No reviewer JWT is
+// configured and the local service-account files are not used: OpenBao sends each login's own
+// JWT to the TokenReview API, so that service account needs system:auth-delegator.
+func (s *Server) EnableKubernetesAuth(host string, caPEM []byte) error {
+	if err := s.call(http.MethodPost, "sys/auth/kubernetes", map[string]any{"type": "kubernetes"}, nil); err != nil {
+		return err
+	}
+	return s.call(http.MethodPost, "auth/kubernetes/config", map[string]any{
+		"kubernetes_host":      host,
+		"kubernetes_ca_cert":   string(caPEM),
+		"disable_local_ca_jwt": true,
+	}, nil)
+}
+
+// KubernetesRole writes a Kubernetes auth role that admits one service account and grants
+// policy, with one-hour tokens.
+func (s *Server) KubernetesRole(role, namespace, serviceAccount, policy string) error {
+	return s.call(http.MethodPost, "auth/kubernetes/role/"+role, map[string]any{
+		"bound_service_account_names":      []string{serviceAccount},
+		"bound_service_account_namespaces": []string{namespace},
+		"token_policies":                   []string{policy},
+		"token_ttl":                        "1h",
+	}, nil)
+}
+
 // PluginKey creates a transit key for kms-plugin-vault, writes a token limited to that key
 // (not root) to tokenFile with mode 0600, and returns a function that rotates the key. The
 // token goes straight to the file so no test code handles it.
@@ -232,7 +261,7 @@ func (s *Server) PluginKey(key, tokenFile string) (rotate func() error, err erro
 	if err := s.CreateKey(key); err != nil {
 		return nil, err
 	}
-	policy := "kms-plugin-" + key
+	policy := PluginPolicy(key)
 	if err := s.WritePluginPolicy(policy, key); err != nil {
 		return nil, err
 	}

@@ -75,6 +75,15 @@ func Vault(dir, address, keyName, tokenFile string, rotate func() error) *Plugin
 	return p
 }
 
+// VaultKubernetes is kms-plugin-vault logging in with Vault's or OpenBao's Kubernetes auth
+// method: role, and the service-account JWT in jwtFile. It has no rotate function.
+func VaultKubernetes(dir, address, keyName, role, jwtFile string) *Plugin {
+	p := newPlugin(dir, "vault", "vault", "kms-plugin-vault")
+	p.args = []string{"--address", address, "--key-name", keyName, "--auth-method", "kubernetes", "--role", role, "--jwt-file", jwtFile}
+	p.rotate = func() error { return fmt.Errorf("kms-plugin-vault with Kubernetes auth: no rotate function") }
+	return p
+}
+
 // Start runs the plugin and waits for its socket.
 func (p *Plugin) Start() error {
 	if err := os.MkdirAll(p.Dir, 0o700); err != nil {

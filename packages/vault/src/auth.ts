@@ -247,7 +247,7 @@ function exchange(path: string, credentials: () => Promise<Record<string, unknow
     try {
       body = await http.write(path, await credentials(), { signal });
     } catch (err) {
-      throw fromVaultError(`login (${path})`, err);
+      throw fromVaultError('login', err);
     }
     const auth = body.auth as { client_token?: string; lease_duration?: number; renewable?: boolean } | undefined;
     if (!auth?.client_token) throw new KmsError('internal', `Vault login (${path}) returned no token`);
