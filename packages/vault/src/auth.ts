@@ -38,6 +38,7 @@ const TOKEN_FILE_CHECK_MS = 1_000;
 export class VaultAuth {
   private session: Session | undefined;
   private loggingIn: Promise<Session> | undefined;
+  private readonly validity = new Map<string, Promise<boolean>>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly tokenFile?: TokenFileWatch;
@@ -120,20 +121,34 @@ export class VaultAuth {
    * secret_id use) per call.
    */
   private async reauthenticate(stale: string, signal: AbortSignal): Promise<string> {
-    if (this.session && this.session.token !== stale) return this.session.token;
-    if (!(await this.tokenFileChanged()) && (await this.stillValid(stale, signal))) return stale;
+    const replaced = (): string | undefined => (this.session && this.session.token !== stale ? this.session.token : undefined);
+    if (replaced()) return replaced() as string;
+    const fileChanged = await this.tokenFileChanged();
+    const valid = !fileChanged && (await raceAbort(this.stillValid(stale), signal));
+    // Another caller may have logged in meanwhile: use its token rather than log in (and revoke) again.
+    if (replaced()) return replaced() as string;
+    if (valid) return stale;
     this.log.warn({ method: this.method }, 'Vault refused the token (403): authenticating again');
     return (await raceAbort(this.obtain(), signal)).token;
   }
 
-  private async stillValid(token: string, signal: AbortSignal): Promise<boolean> {
-    try {
-      await this.http.read('auth/token/lookup-self', { token, signal });
-      return true;
-    } catch (err) {
-      if (isPermissionDenied(err)) return false;
-      throw err;
+  /** Whether `token` still works (lookup-self, in Vault's default policy); one check per token at a time. */
+  private stillValid(token: string): Promise<boolean> {
+    let check = this.validity.get(token);
+    if (!check) {
+      check = this.http
+        .read('auth/token/lookup-self', { token, signal: AbortSignal.timeout(BACKGROUND_TIMEOUT_MS) })
+        .then(
+          () => true,
+          (err: unknown) => {
+            if (isPermissionDenied(err)) return false;
+            throw err;
+          },
+        )
+        .finally(() => this.validity.delete(token));
+      this.validity.set(token, check);
     }
+    return check;
   }
 
   /**
@@ -229,7 +244,10 @@ function tokenLogin(flagToken: string | undefined, file: string | undefined): Lo
       body = await http.read('auth/token/lookup-self', { token, signal });
     } catch (err) {
       if (isPermissionDenied(err))
-        throw new KmsError('user-induced', 'Vault refused the token (lookup-self: HTTP 403): it is invalid, expired or revoked');
+        throw new KmsError(
+          'user-induced',
+          "Vault refused the token (lookup-self: HTTP 403): it is invalid, expired or revoked, or its policies lack auth/token/lookup-self (Vault's default policy has it)",
+        );
       throw fromVaultError('token lookup-self', err);
     }
     const data = body.data as { ttl?: number; creation_ttl?: number; renewable?: boolean; expire_time?: string | null } | undefined;

@@ -29,9 +29,9 @@ const ENCRYPTING_TYPES = new Set([...AEAD_TYPES, 'rsa-2048', 'rsa-3072', 'rsa-40
 /** First byte of what wrap returns; then the binding byte, the key name (u8 length) and transit's "vault:vN:…". */
 const WRAP_FORMAT = 0x01;
 /**
- * How the AAD is bound, fixed by the key's type (and checked against it on unwrap, so the byte
- * cannot be changed to skip a check). Every call also sends SHA-256(aad) as the derivation
- * `context`: derived keys need one, the others ignore it.
+ * How the AAD is bound, chosen by the key's type (associated_data is checked against it on unwrap,
+ * so the byte cannot be changed to skip a check). Every call also sends SHA-256(aad) as the
+ * derivation `context`: derived keys need one, the others ignore it.
  */
 const BIND_ASSOCIATED_DATA = 0x01; // transit associated_data (AEAD key types)
 const BIND_DIGEST_PREFIX = 0x02; // SHA-256(aad) prepended to the plaintext (RSA key types)
@@ -108,7 +108,10 @@ export class VaultTransitProvider implements KeyProvider {
     if (!this.readable.has(keyName)) {
       throw new KmsError('user-induced', `data was encrypted under transit key ${keyName}; list it with --decrypt-key-name to read it`);
     }
-    if (binding !== bindingOf(await this.factsOf(keyName, signal))) {
+    // associated_data only exists for AEAD keys. The digest binding is safe on any type (an AEAD
+    // ciphertext sealed with associated_data never opens without it), so a key re-created with
+    // another type between two refreshes cannot strand data wrapped in that window.
+    if (binding === BIND_ASSOCIATED_DATA && !(await this.isAead(keyName, signal))) {
       throw new KmsError('corrupt-ciphertext', 'Vault wrapped key: its binding does not match the key type');
     }
     const digest = sha256(aad);
@@ -127,6 +130,13 @@ export class VaultTransitProvider implements KeyProvider {
 
   async close(): Promise<void> {
     this.opts.auth.close();
+  }
+
+  /** Whether a readable key is an AEAD type (known facts first; read again before saying no). */
+  private async isAead(keyName: string, signal: AbortSignal): Promise<boolean> {
+    if (AEAD_TYPES.has((await this.factsOf(keyName, signal)).type)) return true;
+    this.facts.delete(keyName);
+    return AEAD_TYPES.has((await this.factsOf(keyName, signal)).type);
   }
 
   /** Type of a readable key: from the last refresh for the current key, else read once. */
