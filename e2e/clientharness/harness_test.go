@@ -55,18 +55,8 @@ func TestHarnessPassesAgainstKmsPluginAWSOnMoto(t *testing.T) {
 }
 
 func TestHarnessPassesAgainstKmsPluginVaultOnOpenBao(t *testing.T) {
-	b, err := openbao.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Stop)
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "vault-token")
-	rotate, err := b.PluginKey("k8s-kms-harness", tokenFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runHarness(t, pluginproc.Vault(dir, b.URL, "k8s-kms-harness", tokenFile, rotate))
+	_, plugin := openbao.VaultPlugin(t, "k8s-kms-harness", t.TempDir())
+	runHarness(t, plugin)
 }
 
 // FakeBrokenPlugin is a deliberately broken KMS v2 plugin double: it breaks one rule of the

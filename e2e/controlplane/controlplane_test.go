@@ -84,18 +84,8 @@ func TestKubeAPIServerWithKmsPluginAWSOnMoto(t *testing.T) {
 }
 
 func TestKubeAPIServerWithKmsPluginVaultOnOpenBao(t *testing.T) {
-	b, err := openbao.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Stop)
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "vault-token")
-	rotate, err := b.PluginKey("k8s-kms-controlplane", tokenFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runControlPlane(t, pluginproc.Vault(filepath.Join(dir, "plugin"), b.URL, "k8s-kms-controlplane", tokenFile, rotate))
+	_, plugin := openbao.VaultPlugin(t, "k8s-kms-controlplane", t.TempDir())
+	runControlPlane(t, plugin)
 }
 
 // startControlPlane starts the plugin, etcd and a kube-apiserver that encrypts secrets and

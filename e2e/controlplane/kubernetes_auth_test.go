@@ -38,18 +38,8 @@ func TestKubernetesAuthThroughRealTokenReview(t *testing.T) {
 		role      = "kms-plugin"
 		namespace = "kube-system"
 	)
-	b, err := openbao.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Stop)
 	base := t.TempDir()
-	tokenFile := filepath.Join(base, "vault-token")
-	rotate, err := b.PluginKey(key, tokenFile) // transit key, its policy, a token-auth plugin's token
-	if err != nil {
-		t.Fatal(err)
-	}
-	apiPlugin := pluginproc.Vault(filepath.Join(base, "plugin"), b.URL, key, tokenFile, rotate)
+	b, apiPlugin := openbao.VaultPlugin(t, key, base) // transit key, its policy, a token-auth plugin
 	_, _, api := startControlPlane(t, apiPlugin)
 	kubectl := func(args ...string) string {
 		t.Helper()

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"k8s-kms.dev/e2e/internal/pluginproc"
@@ -273,6 +274,24 @@ func (s *Server) PluginKey(key, tokenFile string) (rotate func() error, err erro
 		return nil, err
 	}
 	return func() error { return s.RotateKey(key) }, nil
+}
+
+// VaultPlugin starts a dev server for t (stopped when t ends), creates transit key `key` with the
+// plugin's policy, and returns the server and a kms-plugin-vault that uses a token under that
+// policy; the token file is in dir, the plugin's socket in dir/plugin.
+func VaultPlugin(t testing.TB, key, dir string) (*Server, *pluginproc.Plugin) {
+	t.Helper()
+	s, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	tokenFile := filepath.Join(dir, "vault-token")
+	rotate, err := s.PluginKey(key, tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, pluginproc.Vault(filepath.Join(dir, "plugin"), s.URL, key, tokenFile, rotate)
 }
 
 // headBuffer keeps the first max bytes written to it: startup errors come early, and the
