@@ -119,13 +119,9 @@ func startControlPlane(t *testing.T, plugin *pluginproc.Plugin) (dir string, etc
 	return dir, etcd, api
 }
 
-// runControlPlane runs every scenario against one plugin: encryption at rest, rotation and
-// migration, an apiserver restart, a plugin outage and recovery, and the KMS v1 path.
-func runControlPlane(t *testing.T, plugin *pluginproc.Plugin) {
-	dir, etcd, api := startControlPlane(t, plugin)
-	ctx := context.Background()
-	provider := plugin.ProviderName
-	kubectl := func(args ...string) string {
+// kubectlOf runs kubectl against api and fails the test on an error.
+func kubectlOf(t *testing.T, api *controlplane.APIServer) func(args ...string) string {
+	return func(args ...string) string {
 		t.Helper()
 		out, err := api.Kubectl(args...)
 		if err != nil {
@@ -133,6 +129,15 @@ func runControlPlane(t *testing.T, plugin *pluginproc.Plugin) {
 		}
 		return out
 	}
+}
+
+// runControlPlane runs every scenario against one plugin: encryption at rest, rotation and
+// migration, an apiserver restart, a plugin outage and recovery, and the KMS v1 path.
+func runControlPlane(t *testing.T, plugin *pluginproc.Plugin) {
+	dir, etcd, api := startControlPlane(t, plugin)
+	ctx := context.Background()
+	provider := plugin.ProviderName
+	kubectl := kubectlOf(t, api)
 	raw := func(kind, name string) []byte {
 		t.Helper()
 		v, err := etcd.Get(ctx, fmt.Sprintf("/registry/%s/default/%s", kind, name))

@@ -41,14 +41,7 @@ func TestKubernetesAuthThroughRealTokenReview(t *testing.T) {
 	base := t.TempDir()
 	b, apiPlugin := openbao.VaultPlugin(t, key, base) // transit key, its policy, a token-auth plugin
 	_, _, api := startControlPlane(t, apiPlugin)
-	kubectl := func(args ...string) string {
-		t.Helper()
-		out, err := api.Kubectl(args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	kubectl := kubectlOf(t, api)
 
 	// Two service accounts allowed to call TokenReview (OpenBao reviews each login with the
 	// login's own JWT); only kms-plugin is bound to the OpenBao role.
