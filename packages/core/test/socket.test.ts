@@ -1,23 +1,28 @@
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import { codeOf, InstrumentedProvider, LogCapture } from '@k8s-kms/testkit';
-import { createKmsClient, createLogger, createPluginServer, type PluginServer } from '../src/index.js';
+import { waitFor } from '@k8s-kms/testkit';
+import { ConfigError, createKmsClient, createLogger, createPluginServer, type PluginServer } from '../src/index.js';
 import { FakeMemoryProvider } from './support/fake-memory-provider.js';
 
 describe('the socket server', () => {
   let dir: string;
   let server: PluginServer | undefined;
-  const make = (listenAddr: string, extra: { socketMode?: number; disableV1?: boolean; provider?: InstrumentedProvider } = {}) =>
+  const make = (
+    listenAddr: string,
+    extra: { socketMode?: number; disableV1?: boolean; provider?: InstrumentedProvider; onSocketLost?: (r: string) => void } = {},
+  ) =>
     createPluginServer({
       provider: extra.provider ?? new FakeMemoryProvider(),
       listenAddr,
       logger: createLogger({ level: 'silent', name: 't' }),
       ...(extra.socketMode === undefined ? {} : { socketMode: extra.socketMode }),
       ...(extra.disableV1 ? { disableV1: true } : {}),
+      ...(extra.onSocketLost ? { onSocketLost: extra.onSocketLost, healthAddr: '127.0.0.1:0' } : {}),
     });
 
   beforeEach(async () => {
@@ -69,10 +74,88 @@ describe('the socket server', () => {
     await expect(second.start()).rejects.toThrow('is in use by another running process');
   });
 
-  it('serves on an abstract socket', async () => {
-    const name = `k8s-kms-test-${process.pid}-${Date.now()}`;
-    server = make(`unix:///@${name}`);
+  it.each(['0770', '0777', '01777', '0720', '0702'])(
+    'refuses a socket directory of mode %s, which others could write to put an impostor in its place',
+    async (octal) => {
+      const mode = parseInt(octal, 8);
+      const shared = join(dir, 'shared');
+      await mkdir(shared);
+      await chmod(shared, mode);
+      server = make(`unix://${shared}/kms.sock`);
+      const err = await server.start().catch((e: unknown) => e);
+      server = undefined;
+      expect(ConfigError.is(err)).toBe(true);
+      expect((err as Error).message).toContain(`socket directory ${shared} has mode 0${mode.toString(8)}: others can write it`);
+      await expect(stat(`${shared}/kms.sock`)).rejects.toMatchObject({ code: 'ENOENT' });
+    },
+  );
+
+  // Only root can give a directory away to another user.
+  (process.getuid?.() === 0 ? it : it.skip)('refuses a socket directory that belongs to another user', async () => {
+    const theirs = join(dir, 'theirs');
+    await mkdir(theirs, { mode: 0o755 });
+    await chown(theirs, 4242, 4242);
+    server = make(`unix://${theirs}/kms.sock`);
+    await expect(server.start()).rejects.toThrow(`socket directory ${theirs} belongs to uid 4242`);
+    server = undefined;
+  });
+
+  it('refuses a socket whose parent directory sits in a directory others may rename it out of', async () => {
+    const open = join(dir, 'open');
+    await mkdir(join(open, 'sub'), { recursive: true });
+    await chmod(open, 0o777); // not sticky: anyone could rename "sub" away and put their own
+    server = make(`unix://${open}/sub/kms.sock`);
+    await expect(server.start()).rejects.toThrow(`directory ${open} above the socket belongs to uid`);
+    server = undefined;
+  });
+
+  it('refuses socket paths longer than sun_path holds instead of binding a truncated one', () => {
+    const long = `unix://${dir}/${'s'.repeat(120)}.sock`;
+    expect(() => make(long)).toThrow(/--listen-addr: the socket path is \d+ bytes; a unix socket address holds at most 107 \(sun_path\)/);
+    expect(() => make(`unix:///@${'a'.repeat(108)}`)).toThrow('--listen-addr: the abstract socket name is 108 bytes');
+  });
+
+  it.each(['removed', 'renamed'])('notices its socket file %s while serving: /livez fails and the owner is told', async (how) => {
+    const path = `${dir}/watched.sock`;
+    let lost: string | undefined;
+    server = make(`unix://${path}`, { onSocketLost: (reason) => (lost = reason) });
     await server.start();
+    const livez = async () => (await fetch(`http://${server?.healthAddress}/livez`)).status;
+    expect(await livez()).toBe(200);
+    if (how === 'removed') await rm(path);
+    else await rename(path, `${dir}/aside.sock`);
+    expect(await waitFor(async () => lost, 'the socket loss to be noticed', 5000)).toBe(`socket file ${path} was removed`);
+    expect(await livez()).toBe(503);
+  });
+
+  it('notices an impostor bound at its socket path', async () => {
+    const path = `${dir}/impostor.sock`;
+    let lost: string | undefined;
+    server = make(`unix://${path}`, { onSocketLost: (reason) => (lost = reason) });
+    await server.start();
+    await rm(path);
+    const { createServer } = await import('node:net');
+    const impostor = createServer();
+    await new Promise<void>((r) => impostor.listen(path, r));
+    try {
+      expect(await waitFor(async () => lost, 'the impostor to be noticed', 5000)).toBe(`socket file ${path} was replaced`);
+    } finally {
+      impostor.close();
+    }
+  });
+
+  it('serves on an abstract socket, warning once in a well-formed log line', async () => {
+    const name = `k8s-kms-test-${process.pid}-${Date.now()}`;
+    const logs = new LogCapture();
+    server = createPluginServer({
+      provider: new FakeMemoryProvider(),
+      listenAddr: `unix:///@${name}`,
+      logger: createLogger({ level: 'warn', name: 't', destination: logs }),
+    });
+    await server.start();
+    const line = logs.text.split('\n').find((l) => l.includes('abstract socket')) ?? '';
+    expect(line.match(/"name":/g)).toHaveLength(1); // the logger's name only, not a second key of the same name
+    expect(JSON.parse(line)).toMatchObject({ level: 'warn', abstractName: name });
     const client = createKmsClient(`unix:///@${name}`);
     expect((await client.status()).version).toBe('v2');
     client.close();

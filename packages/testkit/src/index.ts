@@ -4,3 +4,5 @@ export { InstrumentedProvider } from './instrumented-provider.js';
 export type { Operation } from './instrumented-provider.js';
 export { startPlugin, codeOf, LogCapture, waitFor } from './harness.js';
 export type { RunningPlugin } from './harness.js';
+export { RawGrpcClient } from './raw-grpc.js';
+export type { RawRequest, RawAnswer } from './raw-grpc.js';

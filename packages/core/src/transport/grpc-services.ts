@@ -6,6 +6,7 @@ import type { PluginMetrics } from '../ops/metrics.js';
 import type * as v1 from '../gen/kms/v1beta1/api.js';
 import type * as v2 from '../gen/kms/v2/api.js';
 import { codeName, GRPC_CODE } from './grpc-status.js';
+import { isMalformed } from './request-guard.js';
 
 interface Deps {
   readonly service: KmsService;
@@ -63,7 +64,14 @@ function unary<Req, Res>(
     const uid = uidOf(call.request);
 
     Promise.resolve()
-      .then(() => fn(call.request, abort.signal))
+      .then(() => {
+        const request: unknown = call.request;
+        if (isMalformed(request)) {
+          deps.metrics.malformedRequest(request.reason);
+          throw new KmsError('invalid-input', request.message);
+        }
+        return fn(call.request, abort.signal);
+      })
       .then(
         (res) => {
           const seconds = (performance.now() - started) / 1000;

@@ -1,22 +1,24 @@
-import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, realpath, stat, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
+import { ConfigError } from '../config-error.js';
 
 /**
- * Make the socket path ready to bind: create its directory, remove a stale socket left by a crash,
- * refuse to replace anything that is not a socket, and refuse to steal a socket another live
- * process serves.
+ * Make the socket path ready to bind: create its directory, check that nobody but this user (or
+ * root) can replace what is in it, remove a stale socket left by a crash, refuse to replace
+ * anything that is not a socket, and refuse to steal a socket another live process serves.
  */
 export async function prepareSocketPath(path: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o750 });
-  let stat;
+  await checkSocketDirectory(dirname(path));
+  let info;
   try {
-    stat = await lstat(path);
+    info = await lstat(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw new Error(`cannot inspect socket path ${path}: ${(err as Error).message}`);
   }
-  if (!stat.isSocket()) {
+  if (!info.isSocket()) {
     throw new Error(`socket path ${path} exists and is not a socket; refusing to replace it`);
   }
   if (await isServed(path)) {
@@ -25,10 +27,58 @@ export async function prepareSocketPath(path: string): Promise<void> {
   await unlink(path);
 }
 
+const GROUP_OR_OTHER_WRITE = 0o022;
+const STICKY = 0o1000;
+
+/**
+ * Refuse a socket directory that another user could change. Whoever can write the directory can
+ * move the socket aside and bind an impostor in its place, which kube-apiserver would then send
+ * every plaintext data key to. So the directory must belong to this user or root and be writable
+ * by nobody else; each directory above it must belong to this user or root and be writable by
+ * nobody else unless it is sticky (like /tmp: others may add entries there, but not rename or
+ * remove ours).
+ */
+export async function checkSocketDirectory(dir: string, uid = process.geteuid?.() ?? 0): Promise<void> {
+  const real = await realpath(dir);
+  const trusted = (owner: number): boolean => owner === uid || owner === 0;
+  const info = await stat(real);
+  const mode = `0${(info.mode & 0o7777).toString(8)}`;
+  if (!trusted(info.uid)) {
+    throw new ConfigError(
+      `--listen-addr: socket directory ${real} belongs to uid ${info.uid}, not to this plugin's uid ${uid} or root: that user could replace the socket with an impostor`,
+    );
+  }
+  if (info.mode & GROUP_OR_OTHER_WRITE) {
+    throw new ConfigError(
+      `--listen-addr: socket directory ${real} has mode ${mode}: others can write it and replace the socket with an impostor (chmod go-w ${real}, or use a directory of the plugin's own)`,
+    );
+  }
+  for (let parent = dirname(real), child = real; parent !== child; child = parent, parent = dirname(parent)) {
+    const p = await stat(parent);
+    const writable = (p.mode & GROUP_OR_OTHER_WRITE) !== 0 && (p.mode & STICKY) === 0;
+    if (!trusted(p.uid) || writable) {
+      throw new ConfigError(
+        `--listen-addr: directory ${parent} above the socket belongs to uid ${p.uid} with mode 0${(p.mode & 0o7777).toString(8)}: another user could replace ${child}, and the socket with it`,
+      );
+    }
+  }
+}
+
 /** The identity of the socket file we bound, so shutdown never removes a successor's socket. */
 export async function socketIdentity(path: string): Promise<string> {
   const s = await lstat(path);
   return `${s.dev}:${s.ino}`;
+}
+
+/** Why the socket at `path` is no longer the one bound as `identity`, or undefined while it is. */
+export async function socketLost(path: string, identity: string): Promise<string | undefined> {
+  try {
+    const s = await lstat(path);
+    return s.isSocket() && `${s.dev}:${s.ino}` === identity ? undefined : `socket file ${path} was replaced`;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `socket file ${path} was removed` : `socket file ${path} cannot be checked (${code ?? 'error'})`;
+  }
 }
 
 /**
