@@ -36,6 +36,22 @@ describe('the local KEK envelope', () => {
     for (const [i, e] of encs.entries()) expect(await plugin.client.decrypt(e)).toEqual(Buffer.alloc(32, i));
   });
 
+  it('never seals more than --kek-max-uses under one KEK, however many Encrypts wait for a new one', async () => {
+    const { provider, plugin } = await startFakePlugin({ kekLimits: { maxUses: 3 } });
+    running.push(plugin);
+    provider.latencyMs = 50; // every wait for a new KEK overlaps the next callers
+    const seeds = Array.from({ length: 40 }, (_, i) => Buffer.alloc(32, i));
+    const encs = await Promise.all(seeds.map((s) => plugin.client.encrypt(s)));
+    const uses = new Map<string, number>();
+    for (const e of encs) {
+      const kek = Object.values(e.annotations)[0]?.toString('hex') ?? '';
+      uses.set(kek, (uses.get(kek) ?? 0) + 1);
+    }
+    expect(Math.max(...uses.values())).toBeLessThanOrEqual(3);
+    expect(uses.size).toBeGreaterThanOrEqual(14); // ceil(40 / 3)
+    for (const [i, e] of encs.entries()) expect(await plugin.client.decrypt(e)).toEqual(seeds[i]);
+  });
+
   it('replaces the local KEK after its maximum age', async () => {
     const { provider, plugin } = await startFakePlugin({ kekLimits: { maxAgeMs: 100 } });
     running.push(plugin);

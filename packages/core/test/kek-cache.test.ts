@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { KekCache } from '../src/envelope/kek-cache.js';
 
-const noEvents = { hit: () => undefined, miss: () => undefined, size: () => undefined };
+const noEvents = { hit: () => undefined, miss: () => undefined, refused: () => undefined, size: () => undefined };
 
 describe('the unwrapped-KEK cache', () => {
   it('does not keep a KEK whose unwrap finished after the cache was cleared (revocation)', async () => {

@@ -8,6 +8,8 @@ import { KEY_BYTES } from './aead.js';
 export interface KekCacheEvents {
   hit(): void;
   miss(): void;
+  /** A wrapped KEK the backend refused as corrupt a moment ago was presented again. */
+  refused(): void;
   size(n: number): void;
 }
 
@@ -16,11 +18,16 @@ export interface KekCacheEvents {
  * for the same wrapped KEK share one backend unwrap (a cold apiserver decrypting thousands of
  * objects written under one KEK makes exactly one backend call). Keys are not zeroed on
  * eviction: a caller may still hold the buffer, and JS cannot promise erasure anyway.
- * Failures are not cached: the next request tries the backend again.
+ * Failures are not cached, with one exception: a wrapped KEK the backend refused as corrupt (it
+ * was altered, or names a key this plugin may not use) is remembered for a minute, so a damaged
+ * object that kube-apiserver or its clients read again and again costs one backend unwrap (a paid
+ * call on a cloud KMS, and a share of the rate limit that legitimate cold Decrypts need), not one
+ * per read. Outages are never remembered: the next request tries the backend again.
  */
 export class KekCache {
   private readonly lru: LRUCache<string, Buffer>;
   private readonly inFlight = new Map<string, Promise<Buffer>>();
+  private readonly refusedRecently: LRUCache<string, KmsError>;
   /** Bumped by clear(): an unwrap that started before it must not re-fill the cache. */
   private generation = 0;
 
@@ -30,6 +37,7 @@ export class KekCache {
     private readonly events: KekCacheEvents,
   ) {
     this.lru = new LRUCache<string, Buffer>({ max });
+    this.refusedRecently = new LRUCache<string, KmsError>({ max, ttl: REFUSED_TTL_MS });
   }
 
   /**
@@ -42,6 +50,11 @@ export class KekCache {
     if (cached) {
       this.events.hit();
       return cached;
+    }
+    const refused = this.refusedRecently.get(id);
+    if (refused) {
+      this.events.refused();
+      throw refused;
     }
     this.events.miss();
     let pending = this.inFlight.get(id);
@@ -64,6 +77,7 @@ export class KekCache {
   /** Forget every KEK (the backend key was revoked or disabled: stop serving from memory). */
   clear(): void {
     this.lru.clear();
+    this.refusedRecently.clear();
     this.inFlight.clear();
     this.generation += 1;
     this.events.size(0);
@@ -75,9 +89,17 @@ export class KekCache {
 
   private async load(id: string, wrapped: Buffer): Promise<Buffer> {
     const generation = this.generation;
-    const kek = Buffer.from(await this.unwrap(wrapped));
-    if (kek.length !== KEY_BYTES) {
-      throw new KmsError('corrupt-ciphertext', `unwrapped local KEK has ${kek.length} bytes, expected ${KEY_BYTES}`);
+    let kek: Buffer;
+    try {
+      kek = Buffer.from(await this.unwrap(wrapped));
+      if (kek.length !== KEY_BYTES) {
+        throw new KmsError('corrupt-ciphertext', `unwrapped local KEK has ${kek.length} bytes, expected ${KEY_BYTES}`);
+      }
+    } catch (err) {
+      if (err instanceof KmsError && err.errorClass === 'corrupt-ciphertext' && generation === this.generation) {
+        this.refusedRecently.set(id, err);
+      }
+      throw err;
     }
     if (generation === this.generation) {
       this.lru.set(id, kek);
@@ -86,6 +108,9 @@ export class KekCache {
     return kek;
   }
 }
+
+/** How long a wrapped KEK the backend refused as corrupt is answered from memory. */
+const REFUSED_TTL_MS = 60_000;
 
 function fingerprint(wrapped: Uint8Array): string {
   return createHash('sha256').update(wrapped).digest('base64url');

@@ -48,14 +48,26 @@ export class LocalKekManager {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** A KEK for one seal under `key`, counting the use. `signal` ends this caller's wait. */
+  /**
+   * A KEK for one seal under `key`, counting the use. `signal` ends this caller's wait. The limits
+   * hold for every caller: when more callers wait for a new KEK than it has uses left, the later
+   * ones wait for the next one instead of sealing beyond `maxUses`.
+   */
   async take(key: KeyState, signal: AbortSignal): Promise<ActiveKek> {
-    let kek = this.active;
-    const reason = this.dueReason(kek, key.keyId);
-    if (reason) kek = await raceAbort(this.create(key, reason), signal);
-    if (!kek) throw new Error('unreachable: no active KEK');
-    kek.uses += 1;
-    return kek;
+    for (;;) {
+      const active = this.active;
+      const reason = this.dueReason(active, key.keyId);
+      if (active && !reason) {
+        active.uses += 1;
+        return active;
+      }
+      const created = await raceAbort(this.create(key, reason ?? 'first'), signal);
+      // Counted in the same tick as the check, so no two callers take the last use.
+      if (created.keyId === key.keyId && created.uses < this.limits.maxUses) {
+        created.uses += 1;
+        return created;
+      }
+    }
   }
 
   /** Whether a seal under `keyId` could be served now without a backend call. */
