@@ -1,5 +1,13 @@
 import { DecryptCommand, DescribeKeyCommand, EncryptCommand, type KeyMetadata, type KMSClient } from '@aws-sdk/client-kms';
-import { KmsError, type CallOptions, type KeyProvider, type KeyVersion, type WrapOptions, type WrapWithKeyOptions } from '@k8s-kms/core';
+import {
+  KmsError,
+  type CallOptions,
+  type KeyProvider,
+  type KeyVersion,
+  type ProviderDescription,
+  type WrapOptions,
+  type WrapWithKeyOptions,
+} from '@k8s-kms/core';
 import { RESERVED_CONTEXT_KEY } from './config.js';
 import { fromAwsError } from './errors.js';
 
@@ -37,8 +45,21 @@ export class AwsKmsProvider implements KeyProvider {
     for (const k of opts.decryptKeys ?? []) if (KEY_ARN.test(k)) this.readable.add(k);
   }
 
+  async describe(): Promise<ProviderDescription> {
+    const endpoint = await this.opts.client.config.endpoint?.();
+    return {
+      key: this.opts.key,
+      region: await this.opts.client.config.region(),
+      endpoint: endpoint
+        ? `${endpoint.protocol}//${endpoint.hostname}${endpoint.port ? `:${endpoint.port}` : ''}${endpoint.path}`
+        : 'default',
+      decryptKeys: this.opts.decryptKeys ?? [],
+      encryptionContextKeys: Object.keys(this.opts.encryptionContext ?? {}),
+    };
+  }
+
   async currentKey({ signal }: CallOptions): Promise<KeyVersion> {
-    const meta = await this.describe(this.opts.key, signal);
+    const meta = await this.describeKey(this.opts.key, signal);
     this.addTarget(meta.Arn);
     await this.resolveDecryptKeys(signal);
     const state = meta.KeyState ?? (meta.Enabled ? 'Enabled' : 'Disabled');
@@ -98,7 +119,7 @@ export class AwsKmsProvider implements KeyProvider {
     return { ...this.opts.encryptionContext, [RESERVED_CONTEXT_KEY]: Buffer.from(aad).toString('base64') };
   }
 
-  private async describe(keyId: string, signal: AbortSignal): Promise<KeyMetadata & { Arn: string }> {
+  private async describeKey(keyId: string, signal: AbortSignal): Promise<KeyMetadata & { Arn: string }> {
     try {
       const out = await this.opts.client.send(new DescribeKeyCommand({ KeyId: keyId }), { abortSignal: signal });
       const meta = out.KeyMetadata;
@@ -114,7 +135,7 @@ export class AwsKmsProvider implements KeyProvider {
     for (const k of this.opts.decryptKeys ?? []) {
       if (KEY_ARN.test(k)) continue;
       try {
-        this.readable.add((await this.describe(k, signal)).Arn);
+        this.readable.add((await this.describeKey(k, signal)).Arn);
       } catch (err) {
         if (signal.aborted) throw err;
       }

@@ -1,6 +1,6 @@
 import { KmsError } from './errors.js';
 import type { KeyProvider, KeyVersion } from './provider.js';
-import type { RemotePolicy } from './remote-policy.js';
+import type { BackendHealth, RemotePolicy } from './remote-policy.js';
 
 /**
  * A provider seen through the remote call policy: every call gets a deadline, retries, the rate
@@ -14,6 +14,11 @@ export class Backend {
 
   get kind(): string {
     return this.provider.kind;
+  }
+
+  /** What the latest calls say: breaker state, and why the backend counts as down if it does. */
+  health(): BackendHealth {
+    return this.policy.health();
   }
 
   currentKey(signal?: AbortSignal): Promise<KeyVersion> {

@@ -15,7 +15,11 @@ export interface KeyState {
 export interface RefreshOptions {
   /** How often to ask the backend for its current key version (kube-apiserver polls Status every ~60 s). */
   readonly intervalMs: number;
-  /** The first retry after a failure; doubles up to `intervalMs`. */
+  /**
+   * The retry interval after a failure (at most `intervalMs`). Not doubled: a refresh is one cheap
+   * metadata call, and while the breaker is open it costs no backend call at all, so retrying
+   * often is what lets health and Status recover within seconds of the backend's return.
+   */
   readonly retryMs: number;
 }
 
@@ -38,6 +42,7 @@ export class KeyStateRefresher {
   private lastSuccessAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
+  private failingSince = 0;
   private running: Promise<void> | undefined;
   private readonly registry = new KeyIdRegistry();
   private readonly stopper = new AbortController();
@@ -87,7 +92,7 @@ export class KeyStateRefresher {
   private schedule(): void {
     if (this.stopper.signal.aborted) return;
     if (this.timer) clearTimeout(this.timer);
-    const delay = this.failures === 0 ? this.opts.intervalMs : Math.min(this.opts.intervalMs, this.opts.retryMs * 2 ** (this.failures - 1));
+    const delay = this.failures === 0 ? this.opts.intervalMs : Math.min(this.opts.intervalMs, this.opts.retryMs);
     this.timer = setTimeout(() => void this.refresh(), delay);
     this.timer.unref();
   }
@@ -100,6 +105,10 @@ export class KeyStateRefresher {
       this.registry.remember(keyId, version.id);
       const previous = this.state;
       this.state = { keyId, version };
+      if (this.failures > 0) {
+        const seconds = Math.round((Date.now() - this.failingSince) / 1000);
+        this.log.info({ failedRefreshes: this.failures, seconds }, 'backend reachable again');
+      }
       this.lastError = undefined;
       this.lastSuccessAt = Date.now();
       this.failures = 0;
@@ -112,10 +121,17 @@ export class KeyStateRefresher {
     } catch (err) {
       if (this.stopper.signal.aborted) return;
       const error = KmsError.from(err);
+      // Numbers (seconds open, counts) change between attempts; the cause does not.
+      const shape = (e: KmsError | undefined): string | undefined => e?.message.replace(/\d+/g, 'N');
+      const repeated = shape(this.lastError) === shape(error);
       this.lastError = error;
+      if (this.failures === 0) this.failingSince = Date.now();
       this.failures += 1;
       if (error.errorClass === 'user-induced') this.events.keyRevoked(error.message);
-      this.log.warn({ errorClass: error.errorClass, err: error.message }, 'backend key refresh failed');
+      // The first failure, and each change of cause, at warn; the same cause again at debug.
+      const fields = { errorClass: error.errorClass, err: error.message, failedRefreshes: this.failures };
+      if (repeated) this.log.debug(fields, 'backend key refresh failed again');
+      else this.log.warn(fields, 'backend key refresh failed');
       this.events.refreshed(false);
     }
   }

@@ -2,6 +2,7 @@ import { checkEncryptResponse, Requests } from './contract-guard.js';
 import { noKeyYet, type Envelope, type V2Ciphertext } from './envelope/envelope.js';
 import { KmsError } from './errors.js';
 import type { KeyState, KeyStateRefresher } from './key-state.js';
+import type { BackendHealth } from './remote-policy.js';
 
 /** What Status reports as its version: "v2", or "v2beta1" for kube-apiserver 1.27–1.28. */
 export type StatusVersion = 'v2' | 'v2beta1';
@@ -15,6 +16,8 @@ export interface StatusAnswer {
 export interface KmsServiceOptions {
   readonly refresher: KeyStateRefresher;
   readonly envelope: Envelope;
+  /** What the latest backend calls say (the breaker, the last failure). */
+  readonly backendHealth: () => BackendHealth;
   readonly statusVersion: StatusVersion;
   /** Name and version reported by v1beta1 Version. */
   readonly runtimeName: string;
@@ -73,6 +76,8 @@ export class KmsService {
   /** /healthz: the backend answered recently and accepts the key. */
   backendProblem(): string | undefined {
     const { refresher } = this.opts;
+    const down = this.opts.backendHealth().problem;
+    if (down) return `backend ${down.errorClass}: ${down.message}`;
     if (refresher.error) return `backend ${refresher.error.errorClass}: ${refresher.error.message}`;
     const unusable = refresher.current?.version.unusableReason;
     if (unusable) return `backend key unusable: ${unusable}`;
@@ -91,7 +96,9 @@ export class KmsService {
     if (key.version.unusableReason) return `backend key unusable: ${key.version.unusableReason}`;
     const error = refresher.error;
     if (error?.errorClass === 'user-induced') return `backend refused: ${error.message}`;
-    if (error && !envelope.canEncryptOffline(key.keyId)) return `backend ${error.errorClass}: ${error.message}`;
+    // The breaker, or the latest call, knows of an outage before the next refresh does.
+    const down = this.opts.backendHealth().problem ?? error;
+    if (down && !envelope.canEncryptOffline(key.keyId)) return `backend ${down.errorClass}: ${down.message}`;
     return undefined;
   }
 

@@ -7,12 +7,14 @@ import { DEFAULT_KEK_LIMITS, LocalKekManager, type LocalKekLimits } from './enve
 import { KeyStateRefresher, type RefreshOptions } from './key-state.js';
 import { KmsService, type StatusVersion } from './kms-service.js';
 import { HealthServer, parseHealthAddress } from './ops/health-server.js';
+import { LogThrottle } from './ops/log-throttle.js';
 import { createLogger } from './ops/logger.js';
 import { PluginMetrics } from './ops/metrics.js';
 import type { KeyProvider } from './provider.js';
-import { DEFAULT_REMOTE_POLICY, RemotePolicy, type RemotePolicyOptions } from './remote-policy.js';
+import { DEFAULT_REMOTE_POLICY, RemotePolicy, type RemoteCallObserver, type RemotePolicyOptions } from './remote-policy.js';
 import { v1Handlers, v2Handlers } from './transport/grpc-services.js';
 import { formatListenAddress, parseListenAddress } from './transport/listen-address.js';
+import { codeName } from './transport/grpc-status.js';
 import { SocketServer } from './transport/socket-server.js';
 
 /** Options of {@link createPluginServer}. Only `provider` and `listenAddr` are required. */
@@ -40,6 +42,14 @@ export interface PluginServerOptions {
   /** Default: a fresh registry. */
   readonly metrics?: PluginMetrics;
   readonly runtimeVersion?: string;
+  /** What `--version` prints (commit, core, SDK, Node), for the start-up log line. */
+  readonly build?: string;
+  /**
+   * The socket file was removed or replaced while serving, so new clients cannot reach this
+   * plugin: /livez fails from then on. The CLI runner exits here so that the supervisor starts a
+   * fresh plugin; a library user decides. Default: log it.
+   */
+  readonly onSocketLost?: (reason: string) => void;
 }
 
 /** A running (or ready to run) plugin. */
@@ -55,6 +65,15 @@ export interface PluginServer {
   readonly metrics: PluginMetrics;
   /** Ask the backend for its current key now, instead of at the next interval. */
   refreshKey(): Promise<void>;
+}
+
+/** The provider's own description for the start-up line; a failure there never stops a start. */
+async function describe(provider: KeyProvider): Promise<unknown> {
+  try {
+    return await provider.describe?.();
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -74,8 +93,17 @@ export function createPluginServer(opts: PluginServerOptions): PluginServer {
     ...opts.remote,
     rateLimit: { ...DEFAULT_REMOTE_POLICY.rateLimit, ...opts.remote?.rateLimit },
   };
-  const refreshOpts: RefreshOptions = { intervalMs: 60_000, retryMs: 5_000, ...opts.refresh };
-  const backend = new Backend(opts.provider, new RemotePolicy(remote, metrics));
+  const refreshOpts: RefreshOptions = { intervalMs: 60_000, retryMs: 2_000, ...opts.refresh };
+  const observer: RemoteCallObserver = {
+    call: (op, result, seconds) => metrics.call(op, result, seconds),
+    rejected: (op, reason) => metrics.rejected(op, reason),
+    breaker: (state, cause) => {
+      metrics.breaker(state);
+      if (state === 'open') log.warn({ err: cause?.message, openForMs: remote.breakerHalfOpenAfterMs }, 'backend circuit breaker opened');
+      if (state === 'closed') log.info('backend circuit breaker closed: the backend answers again');
+    },
+  };
+  const backend = new Backend(opts.provider, new RemotePolicy(remote, observer));
 
   const cache = new KekCache(opts.kekCacheSize ?? 1000, (wrapped) => backend.unwrap(wrapped, Aad.localKek), metrics.kekCache);
   const keks = new LocalKekManager(
@@ -104,24 +132,37 @@ export function createPluginServer(opts: PluginServerOptions): PluginServer {
   const service = new KmsService({
     refresher,
     envelope,
+    backendHealth: () => backend.health(),
     statusVersion: opts.statusVersion ?? 'v2',
     runtimeName: `k8s-kms-${opts.provider.kind}`,
     runtimeVersion: opts.runtimeVersion ?? '0.0.0',
     staleAfterMs: 2 * refreshOpts.intervalMs + remote.timeoutMs,
   });
   const deps = { service, metrics, log };
+  const protocolLog = new LogThrottle(log);
+  let socketLost: string | undefined;
   const socket = new SocketServer({
     address,
     socketMode: opts.socketMode ?? 0o600,
     v2: v2Handlers(deps),
     ...(opts.disableV1 ? {} : { v1: v1Handlers(deps) }),
     log,
+    onProtocolError: (path, reason, code) => {
+      metrics.protocolError(path, reason, codeName(code));
+      protocolLog.warn(reason, { path, reason, code: codeName(code) }, 'request refused as malformed before it reached the plugin');
+    },
+    onSocketLost: (reason) => {
+      socketLost = reason;
+      log.error({ reason }, 'socket lost: kube-apiserver can no longer reach this plugin');
+      opts.onSocketLost?.(reason);
+    },
   });
+  const live = (): string | undefined => socketLost ?? (socket.isListening ? undefined : 'socket not serving');
   const healthServer = health
     ? new HealthServer(
         {
-          live: () => (socket.isListening ? undefined : 'socket not serving'),
-          ready: () => (socket.isListening ? service.ready() : 'socket not serving'),
+          live,
+          ready: () => live() ?? service.ready(),
           backend: () => service.backendProblem(),
         },
         metrics,
@@ -139,8 +180,23 @@ export function createPluginServer(opts: PluginServerOptions): PluginServer {
       await refresher.start();
       await socket.listen();
       if (healthServer && health) healthAddress = await healthServer.listen(health.host, health.port);
+      // One line that says what this process is and how it is set, for whoever reads the log first.
       log.info(
-        { listenAddr: formatListenAddress(address), healthAddr: healthAddress, kekMode: opts.kekMode ?? 'local', v1: !opts.disableV1 },
+        {
+          version: opts.build ?? opts.runtimeVersion,
+          backend: opts.provider.kind,
+          target: await describe(opts.provider),
+          keyId: refresher.current?.keyId,
+          listenAddr: formatListenAddress(address),
+          socketMode: `0${(opts.socketMode ?? 0o600).toString(8)}`,
+          healthAddr: healthAddress ?? 'off',
+          v1: !opts.disableV1,
+          statusVersion: opts.statusVersion ?? 'v2',
+          kekMode: opts.kekMode ?? 'local',
+          kekLimits: { ...DEFAULT_KEK_LIMITS, ...opts.kekLimits, cacheSize: opts.kekCacheSize ?? 1000 },
+          refresh: refreshOpts,
+          remote,
+        },
         'serving',
       );
     },

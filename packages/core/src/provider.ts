@@ -44,6 +44,9 @@ export interface WrapWithKeyOptions extends WrapOptions {
   readonly key: KeyVersion;
 }
 
+/** What {@link KeyProvider.describe} returns: non-secret facts, e.g. `{ key: 'alias/k8s', region: 'eu-west-1' }`. */
+export type ProviderDescription = Readonly<Record<string, string | number | boolean | readonly string[] | undefined>>;
+
 /** What a backend implements. */
 export interface KeyProvider {
   /** Short backend name, e.g. "local", "aws-kms". Appears in key_ids, logs and metrics. */
@@ -58,6 +61,11 @@ export interface KeyProvider {
   wrap(plaintext: Uint8Array, opts: WrapWithKeyOptions): Promise<Uint8Array>;
   /** Decrypt what wrap returned. Fails with `corrupt-ciphertext` on tampering or an AAD mismatch. */
   unwrap(wrapped: Uint8Array, opts: WrapOptions): Promise<Uint8Array>;
+  /**
+   * What this provider talks to, for the start-up log line: the key name or ARN, region, address,
+   * auth method. Never a secret: no token, key material or credential.
+   */
+  describe?(): ProviderDescription | Promise<ProviderDescription>;
   /** Release clients and timers. */
   close?(): Promise<void>;
 }

@@ -46,14 +46,27 @@ export const DEFAULT_REMOTE_POLICY: RemotePolicyOptions = {
   maxConcurrency: 32,
   maxQueue: 1000,
   breakerThreshold: 5,
-  breakerHalfOpenAfterMs: 10_000,
+  // Short enough that calls and health recover within seconds of the backend's return; one trial
+  // call per 5 s is nothing to a backend that is down.
+  breakerHalfOpenAfterMs: 5_000,
 };
 
 /** What the policy reports (metrics implements it). */
 export interface RemoteCallObserver {
   call(op: BackendOperation, result: 'ok' | ErrorClass, seconds: number): void;
   rejected(op: BackendOperation, reason: 'rate-limit' | 'concurrency' | 'circuit-open'): void;
-  breaker(state: 'closed' | 'open' | 'half-open'): void;
+  /** The breaker changed state; `cause` is the failure that opened it. */
+  breaker(state: 'closed' | 'open' | 'half-open', cause?: KmsError): void;
+}
+
+/** The backend as the calls through the policy last saw it. */
+export interface BackendHealth {
+  readonly breaker: 'closed' | 'open' | 'half-open';
+  /**
+   * Why the backend counts as down: the breaker is open (with the failure that opened it), or the
+   * latest call failed as unavailable or throttled. Undefined once a call succeeds.
+   */
+  readonly problem?: KmsError;
 }
 
 /**
@@ -64,6 +77,11 @@ export interface RemoteCallObserver {
 export class RemotePolicy {
   private readonly outer: IPolicy;
   private readonly limiter: RateLimiter;
+  private breakerState: BackendHealth['breaker'] = 'closed';
+  /** The failure that opened the breaker, and when. */
+  private opened: { cause: KmsError; at: number } | undefined;
+  /** The latest backend failure that says "down" (unavailable, throttled), until a call succeeds. */
+  private lastDown: KmsError | undefined;
 
   constructor(
     private readonly opts: RemotePolicyOptions,
@@ -72,14 +90,20 @@ export class RemotePolicy {
     const retryable = handleWhen((err) => err instanceof KmsError && err.retryable);
     // Only failures of the backend itself: our own rate-limit refusals and cancelled callers are
     // not retryable and must not open the breaker while the backend is fine.
-    const backendDown = handleWhen(
-      (err) => err instanceof KmsError && err.retryable && (err.errorClass === 'unavailable' || err.errorClass === 'throttled'),
-    );
+    const backendDown = handleWhen(isBackendDown);
     const breaker = circuitBreaker(backendDown, {
       halfOpenAfter: opts.breakerHalfOpenAfterMs,
       breaker: new ConsecutiveBreaker(opts.breakerThreshold),
     });
-    breaker.onStateChange((state) => observer.breaker(breakerStateName(state)));
+    breaker.onBreak((reason) => {
+      const cause = 'error' in reason ? KmsError.from(reason.error) : new KmsError('unavailable', 'isolated');
+      this.opened = { cause, at: Date.now() };
+    });
+    breaker.onStateChange((state) => {
+      this.breakerState = breakerStateName(state);
+      if (this.breakerState === 'closed') this.opened = undefined;
+      observer.breaker(this.breakerState, this.opened?.cause);
+    });
     this.outer = wrap(
       retry(retryable, {
         maxAttempts: opts.retries,
@@ -91,8 +115,26 @@ export class RemotePolicy {
     this.limiter = new RateLimiter(opts.rateLimit);
   }
 
+  /** What the latest calls say of the backend (for /healthz and Status). */
+  health(): BackendHealth {
+    if (this.opened && this.breakerState !== 'closed') {
+      const { cause, at } = this.opened;
+      const seconds = Math.round((Date.now() - at) / 1000);
+      const problem = new KmsError(
+        'unavailable',
+        `backend circuit breaker open for ${seconds}s after ${this.opts.breakerThreshold} consecutive failures; last: ${cause.message}`,
+        { cause },
+      );
+      return { breaker: this.breakerState, problem };
+    }
+    return { breaker: this.breakerState, ...(this.lastDown ? { problem: this.lastDown } : {}) };
+  }
+
   /** Run `fn` under the policy. Always rejects with a {@link KmsError}. */
   async execute<T>(op: BackendOperation, fn: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    // cockatiel hands callers without a signal one shared never-aborted signal; every wait on the
+    // rate limit would add a listener to it (Node warns past 10). Each execution gets its own.
+    const callerSignal = signal ?? new AbortController().signal;
     try {
       return await this.outer.execute(async ({ signal: attemptSignal }) => {
         try {
@@ -106,15 +148,17 @@ export class RemotePolicy {
         const attempt = AbortSignal.any([attemptSignal, deadline]);
         try {
           const result = await raceAbort(fn(attempt), attempt);
+          this.lastDown = undefined;
           this.observer.call(op, 'ok', (performance.now() - started) / 1000);
           return result;
         } catch (err) {
           const timedOut = deadline.aborted && !attemptSignal.aborted;
           const classified = timedOut ? this.timedOut(err) : this.classify(err, signal);
+          if (isBackendDown(classified)) this.lastDown = classified;
           this.observer.call(op, classified.errorClass, (performance.now() - started) / 1000);
           throw classified;
         }
-      }, signal);
+      }, callerSignal);
     } catch (err) {
       if (err instanceof BrokenCircuitError) this.observer.rejected(op, 'circuit-open');
       if (err instanceof BulkheadRejectedError) this.observer.rejected(op, 'concurrency');
@@ -125,7 +169,9 @@ export class RemotePolicy {
   private classify(err: unknown, callerSignal: AbortSignal | undefined): KmsError {
     if (err instanceof KmsError) return err;
     if (err instanceof BrokenCircuitError) {
-      return new KmsError('unavailable', 'backend circuit breaker is open after repeated failures', { cause: err });
+      return (
+        this.health().problem ?? new KmsError('unavailable', 'backend circuit breaker is open after repeated failures', { cause: err })
+      );
     }
     if (err instanceof BulkheadRejectedError) {
       return new KmsError('throttled', `more than ${this.opts.maxConcurrency + this.opts.maxQueue} backend calls waiting`, {
@@ -142,6 +188,11 @@ export class RemotePolicy {
   private timedOut(cause: unknown): KmsError {
     return new KmsError('unavailable', `backend call timed out after ${this.opts.timeoutMs} ms`, { cause });
   }
+}
+
+/** A failure of the backend itself (not one of the policy's own refusals, which are not retryable). */
+function isBackendDown(err: unknown): boolean {
+  return err instanceof KmsError && err.retryable && (err.errorClass === 'unavailable' || err.errorClass === 'throttled');
 }
 
 function breakerStateName(state: CircuitState): 'closed' | 'open' | 'half-open' {

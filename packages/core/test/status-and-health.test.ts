@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
-import { codeOf, type RunningPlugin } from '@k8s-kms/testkit';
+import { codeOf, waitFor, type RunningPlugin } from '@k8s-kms/testkit';
 import { KmsError } from '../src/index.js';
 import { startFakePlugin } from './support/plugin.js';
 
@@ -50,6 +50,85 @@ describe('Status and the health endpoints', () => {
     await plugin.server.refreshKey();
     expect((await get(addr, '/healthz')).code).toBe(200);
     expect((await plugin.client.status()).healthz).toBe('ok');
+  });
+
+  it('reports an open breaker in direct-mode Status and /healthz at once, naming the failure behind it', async () => {
+    const started = await startFakePlugin({
+      healthAddr: '127.0.0.1:0',
+      kekMode: 'direct',
+      refresh: { intervalMs: 60_000 }, // no refresh comes to tell: the calls themselves must
+      remote: { retries: 0, breakerThreshold: 3, breakerHalfOpenAfterMs: 60_000 },
+    });
+    plugin = started.plugin;
+    const addr = plugin.server.healthAddress;
+    started.provider.failAll(() => new KmsError('unavailable', 'connect ECONNREFUSED 127.0.0.1:443'));
+    for (let i = 0; i < 3; i++) expect(await codeOf(plugin.client.encrypt(Buffer.alloc(32, i)))).toBe(status.UNAVAILABLE);
+    const s = await plugin.client.status();
+    expect(s.healthz).toMatch(
+      /^backend unavailable: backend circuit breaker open for \d+s after 3 consecutive failures; last: connect ECONNREFUSED/,
+    );
+    const health = await get(addr, '/healthz');
+    expect(health.code).toBe(503);
+    expect(health.body).toContain('circuit breaker open');
+    expect(health.body).toContain('last: connect ECONNREFUSED 127.0.0.1:443');
+    await expect(plugin.client.encrypt(Buffer.alloc(32))).rejects.toMatchObject({
+      details: expect.stringContaining('last: connect ECONNREFUSED') as unknown as string,
+    });
+    expect((await get(addr, '/livez')).code).toBe(200);
+  });
+
+  it('recovers /healthz and calls soon after the backend returns, not at the refresh interval', async () => {
+    const started = await startFakePlugin({
+      healthAddr: '127.0.0.1:0',
+      kekMode: 'direct',
+      refresh: { intervalMs: 60_000, retryMs: 100 },
+      remote: { retries: 0, breakerThreshold: 2, breakerHalfOpenAfterMs: 300 },
+    });
+    plugin = started.plugin;
+    const addr = plugin.server.healthAddress;
+    started.provider.failAll(() => new KmsError('unavailable', 'backend down'));
+    await plugin.server.refreshKey();
+    // 2.2 s of failed refreshes. Retried every 100 ms that is about 20 tries; with a backoff
+    // doubling from 100 ms it would be 5, the next one seconds away and growing toward 60 s.
+    await new Promise((r) => setTimeout(r, 2200));
+    expect((await get(addr, '/healthz')).code).toBe(503);
+    const failed = /kms_plugin_key_refreshes_total\{result="error"\} (\d+)/.exec((await get(addr, '/metrics')).body)?.[1];
+    expect(Number(failed)).toBeGreaterThanOrEqual(10);
+    started.provider.heal();
+    await waitFor(async () => ((await get(addr, '/healthz')).code === 200 ? true : undefined), '/healthz after the backend returned', 3000);
+    expect((await plugin.client.status()).healthz).toBe('ok');
+    expect(await plugin.client.decrypt(await plugin.client.encrypt(Buffer.alloc(32, 1)))).toEqual(Buffer.alloc(32, 1));
+  });
+
+  it('logs the breaker opening with its cause and closing again, and the backend coming back', async () => {
+    const { InstrumentedProvider, LogCapture, startPlugin } = await import('@k8s-kms/testkit');
+    const { FakeMemoryProvider } = await import('./support/fake-memory-provider.js');
+    const { createLogger } = await import('../src/index.js');
+    const provider = new InstrumentedProvider(new FakeMemoryProvider());
+    const logs = new LogCapture();
+    plugin = await startPlugin(provider, {
+      logger: createLogger({ level: 'info', name: 't', destination: logs }),
+      refresh: { intervalMs: 60_000, retryMs: 50 },
+      remote: { retries: 0, breakerThreshold: 2, breakerHalfOpenAfterMs: 200 },
+    });
+    provider.failAll(() => new KmsError('unavailable', 'backend went away'));
+    await plugin.server.refreshKey();
+    await waitFor(async () => (logs.text.includes('backend circuit breaker opened') ? true : undefined), 'the breaker to open');
+    provider.heal();
+    await waitFor(async () => (logs.text.includes('backend reachable again') ? true : undefined), 'the backend to come back');
+    const lines = logs.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 'warn', msg: 'backend circuit breaker opened', err: 'backend went away' }),
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 'info', msg: 'backend circuit breaker closed: the backend answers again' }),
+    );
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'info', msg: 'backend reachable again' }));
+    // The same failure repeated is logged once at warn, not once per retry.
+    expect(lines.filter((l) => l.msg === 'backend key refresh failed').length).toBeLessThanOrEqual(2);
   });
 
   it('stays healthy in Status during a backend outage while a local KEK can still seal', async () => {

@@ -6,6 +6,7 @@ import {
   type CallOptions,
   type KeyProvider,
   type KeyVersion,
+  type ProviderDescription,
   type WrapOptions,
   type WrapWithKeyOptions,
 } from '@k8s-kms/core';
@@ -27,11 +28,19 @@ export class LocalKeyProvider implements KeyProvider {
 
   private constructor(private readonly path: string) {}
 
-  /** Open the keyring at `path` (it must exist and be 0600). */
+  /**
+   * Open the keyring at `path` (it must exist and be 0600). Fails with a {@link KeyFileError}
+   * naming the file and the cause (`code` ENOENT when it does not exist).
+   */
   static async open(path: string): Promise<LocalKeyProvider> {
+    await readKeyring(path);
     const provider = new LocalKeyProvider(path);
     await provider.reload();
     return provider;
+  }
+
+  describe(): ProviderDescription {
+    return { keyFile: this.path, keyVersions: this.keys.length };
   }
 
   async currentKey(_opts: CallOptions): Promise<KeyVersion> {

@@ -45,7 +45,8 @@ export class VaultAuth {
 
   constructor(
     private readonly http: VaultHttp,
-    private readonly method: AuthMethod,
+    /** The auth method, for the start-up line. */
+    readonly method: AuthMethod,
     private readonly login: Login,
     private readonly log: Logger,
     tokenFile?: string,

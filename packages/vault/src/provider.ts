@@ -1,5 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { KmsError, type CallOptions, type KeyProvider, type KeyVersion, type WrapOptions, type WrapWithKeyOptions } from '@k8s-kms/core';
+import {
+  KmsError,
+  type CallOptions,
+  type KeyProvider,
+  type KeyVersion,
+  type ProviderDescription,
+  type WrapOptions,
+  type WrapWithKeyOptions,
+} from '@k8s-kms/core';
 import type { VaultAuth } from './auth.js';
 import { fromVaultError } from './errors.js';
 import type { VaultHttp } from './vault-http.js';
@@ -57,6 +65,18 @@ export class VaultTransitProvider implements KeyProvider {
 
   constructor(private readonly opts: VaultTransitProviderOptions) {
     this.readable = new Set([opts.keyName, ...(opts.decryptKeyNames ?? [])]);
+  }
+
+  describe(): ProviderDescription {
+    return {
+      address: this.opts.http.opts.address,
+      namespace: this.opts.http.opts.namespace,
+      mount: this.opts.mount,
+      keyName: this.opts.keyName,
+      decryptKeyNames: this.opts.decryptKeyNames ?? [],
+      authMethod: this.opts.auth.method,
+      keyFingerprint: this.opts.fingerprint ?? 'hmac',
+    };
   }
 
   async currentKey({ signal }: CallOptions): Promise<KeyVersion> {

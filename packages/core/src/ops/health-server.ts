@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PluginMetrics } from './metrics.js';
+import { ConfigError } from '../config-error.js';
 
 /** What the HTTP endpoints ask; each returns undefined when fine, or a short reason. */
 export interface HealthChecks {
@@ -18,7 +19,7 @@ export function parseHealthAddress(value: string, flag = '--health-addr'): { hos
   const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(value);
   const port = Number(match?.[2]);
   if (!match?.[1] || !Number.isInteger(port) || port > 65535) {
-    throw new Error(`${flag} must be host:port (e.g. 127.0.0.1:8787) or "off" (got "${value}")`);
+    throw new ConfigError(`${flag} must be host:port (e.g. 127.0.0.1:8787) or "off" (got "${value}")`);
   }
   return { host: match[1].replace(/^\[|\]$/g, ''), port };
 }

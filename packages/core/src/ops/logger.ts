@@ -1,11 +1,13 @@
-import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { pino, stdTimeFunctions, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
 
 /**
  * JSON logs (pino). Log only classes, codes, key_ids, uids and durations: never a request or
  * response body, a key, a token or a credential. `redact` is a second line of defence for field
- * names that could carry them if someone logged a whole object by mistake.
+ * names that could carry them if someone logged a whole object by mistake. Levels are names and
+ * times ISO 8601 (`"level":"warn","time":"2026-12-01T10:00:00.000Z"`), as operators read the Go
+ * plugins' logs.
  */
 export function createLogger(opts: { level: LevelWithSilent; name: string; destination?: DestinationStream }): Logger {
   return pino(
@@ -13,6 +15,8 @@ export function createLogger(opts: { level: LevelWithSilent; name: string; desti
       name: opts.name,
       level: opts.level,
       base: { pid: process.pid },
+      timestamp: stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
       redact: {
         paths: [
           'plaintext',

@@ -19,6 +19,12 @@ export class PluginMetrics implements RemoteCallObserver {
     labelNames: ['api', 'method', 'code'] as const,
     registers: [this.registry],
   });
+  private readonly malformed = new Counter({
+    name: 'kms_plugin_grpc_malformed_requests_total',
+    help: 'Requests refused as malformed before the KMS logic ran, by reason (too-large, not-protobuf, timeout-header, compression).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   private readonly grpcLatency = new Histogram({
     name: 'kms_plugin_grpc_request_duration_seconds',
     help: 'gRPC request latency, by API and method.',
@@ -52,7 +58,7 @@ export class PluginMetrics implements RemoteCallObserver {
   });
   private readonly cacheEvents = new Counter({
     name: 'kms_plugin_kek_cache_events_total',
-    help: 'Local KEK cache lookups, by event (hit, miss).',
+    help: 'Local KEK cache lookups, by event (hit, miss, refused: a wrapped KEK the backend refused as corrupt within the last minute).',
     labelNames: ['event'] as const,
     registers: [this.registry],
   });
@@ -87,11 +93,25 @@ export class PluginMetrics implements RemoteCallObserver {
     }
     this.cacheEvents.inc({ event: 'hit' }, 0);
     this.cacheEvents.inc({ event: 'miss' }, 0);
+    this.cacheEvents.inc({ event: 'refused' }, 0);
+    for (const reason of ['too-large', 'not-protobuf', 'timeout-header', 'compression']) this.malformed.inc({ reason }, 0);
   }
 
   grpc(api: string, method: string, code: string, seconds: number): void {
     this.grpcRequests.inc({ api, method, code });
     this.grpcLatency.observe({ api, method }, seconds);
+  }
+
+  /** A request whose body the plugin refused unread (too large, not the method's message). */
+  malformedRequest(reason: string): void {
+    this.malformed.inc({ reason });
+  }
+
+  /** A request grpc-js itself refused before any handler ran; `path` is the method's gRPC path. */
+  protocolError(path: string, reason: string, code: string): void {
+    const [, api = 'unknown', method = 'unknown'] = /^\/([a-z0-9]+)\.KeyManagementService\/(\w+)$/.exec(path) ?? [];
+    this.grpcRequests.inc({ api, method, code });
+    this.malformed.inc({ reason });
   }
 
   call(operation: BackendOperation, result: 'ok' | ErrorClass, seconds: number): void {
@@ -110,6 +130,7 @@ export class PluginMetrics implements RemoteCallObserver {
   readonly kekCache: KekCacheEvents = {
     hit: () => this.cacheEvents.inc({ event: 'hit' }),
     miss: () => this.cacheEvents.inc({ event: 'miss' }),
+    refused: () => this.cacheEvents.inc({ event: 'refused' }),
     size: (n) => this.cacheSize.set(n),
   };
 
