@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { runPluginCli } from '@k8s-kms/core';
+import { installedVersion, runPluginCli } from '@k8s-kms/core';
 import { createKmsClient } from './client.js';
 import { AWS_OPTIONS, parseAwsConfig } from './config.js';
 import { AwsKmsProvider } from './provider.js';
@@ -10,6 +10,7 @@ const { version } = JSON.parse(readFileSync(new URL('../../package.json', import
 await runPluginCli({
   name: 'kms-plugin-aws',
   version,
+  components: { '@aws-sdk/client-kms': installedVersion('@aws-sdk/client-kms', import.meta.url) },
   description: 'Kubernetes KMS plugin (v2 and v1beta1) whose root keys live in AWS KMS.',
   options: AWS_OPTIONS,
   async buildProvider(values) {

@@ -21,9 +21,10 @@ async function withPlugin(
   extraArgs: string[],
   extraEnv: NodeJS.ProcessEnv,
   use: (client: ReturnType<typeof createKmsClient>) => Promise<void>,
+  existingAlias?: string,
 ): Promise<{ output: string; exitCode: number | null }> {
-  const alias = `alias/k8s-kms-${name}`;
-  await moto.createAlias(alias, await moto.createKey());
+  const alias = existingAlias ?? `alias/k8s-kms-${name}`;
+  if (!existingAlias) await moto.createAlias(alias, await moto.createKey());
   const sock = join(dir, `${name}.sock`);
   const args = [
     BIN,
@@ -120,6 +121,43 @@ describe('the kms-plugin-aws binary', () => {
     expect(data.sts.AssumedRole).toContainEqual(expect.objectContaining({ session_name: 'sts-proof-4711', external_id: 'ext-1' }));
     expect(exitCode).toBe(0);
     expect(output).not.toContain(MOTO_SECRET);
+  });
+
+  it('binds the same encryption context whether it is given as a flag, repeated flags or the environment', async () => {
+    let written: Awaited<ReturnType<ReturnType<typeof createKmsClient>['encrypt']>> | undefined;
+    await withPlugin(moto, dir, 'context', ['--encryption-context', 'cluster=prod,team=kms'], {}, async (client) => {
+      written = await client.encrypt(Buffer.alloc(32, 4));
+    });
+    const alias = 'alias/k8s-kms-context';
+    const readWith = async (name: string, args: string[], env: NodeJS.ProcessEnv) => {
+      let got: Buffer | number | undefined;
+      // A fresh process has no KEK in memory: its Decrypt asks KMS, with its own context.
+      await withPlugin(
+        moto,
+        dir,
+        name,
+        args,
+        env,
+        async (client) => {
+          got = await client.decrypt(written!).catch((err: { code: number }) => err.code);
+        },
+        alias,
+      );
+      return got;
+    };
+    expect(await readWith('context-env', [], { KMS_PLUGIN_ENCRYPTION_CONTEXT: 'cluster=prod,team=kms' })).toEqual(Buffer.alloc(32, 4));
+    expect(await readWith('context-flags', ['--encryption-context', 'cluster=prod', '--encryption-context', 'team=kms'], {})).toEqual(
+      Buffer.alloc(32, 4),
+    );
+    // moto checks the context: another one does not decrypt.
+    expect(await readWith('context-other', ['--encryption-context', 'cluster=prod'], {})).toBe(3); // INVALID_ARGUMENT
+  });
+
+  it("writes nothing but JSON lines, not even the SDK's Node.js support notice", async () => {
+    const { output } = await withPlugin(moto, dir, 'json-only', [], {}, async (client) => {
+      expect((await client.status()).healthz).toBe('ok');
+    });
+    for (const line of output.trim().split('\n')) expect(() => JSON.parse(line) as unknown).not.toThrow();
   });
 
   it('serves both APIs against moto through an alias, with credentials from the environment, and never logs them', async () => {

@@ -1,7 +1,7 @@
 // The public face of @k8s-kms/core. Named exports only: what is not listed here is internal.
 export { createPluginServer } from './plugin-server.js';
 export type { PluginServer, PluginServerOptions } from './plugin-server.js';
-export type { KeyProvider, KeyVersion, CallOptions, WrapOptions, WrapWithKeyOptions } from './provider.js';
+export type { KeyProvider, KeyVersion, CallOptions, WrapOptions, WrapWithKeyOptions, ProviderDescription } from './provider.js';
 export { KmsError, needs, ERROR_CLASSES } from './errors.js';
 export type { ErrorClass } from './errors.js';
 export { GRPC_CODE } from './transport/grpc-status.js';
@@ -20,6 +20,8 @@ export type { Logger } from './ops/logger.js';
 export { runPluginCli } from './cli/run-plugin.js';
 export type { PluginCliSpec, BuildContext, OptionDef, RawValue, RawValues } from './cli/run-plugin.js';
 export { parseDuration } from './cli/duration.js';
+export { installedVersion } from './cli/version-info.js';
+export { ConfigError } from './config-error.js';
 export { raceAbort } from './abortable.js';
 export { createKmsClient } from './client/kms-client.js';
 export type { KmsClient, ServiceError } from './client/kms-client.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { runPluginCli } from '@k8s-kms/core';
+import { installedVersion, runPluginCli } from '@k8s-kms/core';
 import { VAULT_OPTIONS, parseVaultConfig } from './config.js';
 import { createVaultProvider } from './create.js';
 
@@ -9,6 +9,7 @@ const { version } = JSON.parse(readFileSync(new URL('../../package.json', import
 await runPluginCli({
   name: 'kms-plugin-vault',
   version,
+  components: { 'node-vault': installedVersion('node-vault', import.meta.url) },
   description: 'Kubernetes KMS plugin (v2 and v1beta1) whose root keys live in a HashiCorp Vault or OpenBao transit engine.',
   options: VAULT_OPTIONS,
   buildProvider(values, log, { metrics }) {

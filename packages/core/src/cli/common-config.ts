@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { PluginServerOptions } from '../plugin-server.js';
 import { parseDuration } from './duration.js';
+import { ConfigError } from '../config-error.js';
 
 /** Resolved raw values, keyed by flag name. */
 export type RawValue = string | boolean | readonly string[] | undefined;
@@ -34,14 +35,14 @@ const commonSchema = z.object({
   'kek-cache-size': count(1),
   'refresh-interval': duration.refine((ms) => ms >= 100, 'must be at least 100ms'),
   'refresh-retry': duration.refine((ms) => ms >= 10, 'must be at least 10ms'),
-  'backend-timeout': duration.refine((ms) => ms >= 1, 'must be positive'),
+  'backend-timeout': duration.refine((ms) => ms >= 10, 'must be at least 10ms'),
   'backend-retries': count(0).max(10),
   'backend-rate-limit': z.coerce.number().min(0),
   'backend-burst': count(1),
   'backend-max-wait': duration,
   'backend-max-concurrency': count(1),
   'breaker-threshold': count(1),
-  'breaker-open-for': duration,
+  'breaker-open-for': duration.refine((ms) => ms >= 100, 'must be at least 100ms (0 would make the breaker a no-op)'),
   'shutdown-grace': duration,
 });
 
@@ -50,7 +51,7 @@ export type CommonConfig = z.output<typeof commonSchema>;
 /** Validate the common flags, or throw an error naming each bad flag. */
 export function parseCommonConfig(raw: RawValues): CommonConfig {
   const result = commonSchema.safeParse(raw);
-  if (!result.success) throw new Error(formatIssues(result.error));
+  if (!result.success) throw new ConfigError(formatIssues(result.error));
   return result.data;
 }
 

@@ -9,8 +9,9 @@ export interface OptionDef {
   /** Backend flags may be required; a missing one stops start-up with an error naming it. */
   readonly required?: boolean;
   /**
-   * The flag may be given several times; its value is a list. From the environment the items are
-   * comma-separated; in the config file, a JSON array of strings.
+   * The flag may be given several times; its value is a list. Every value, from each flag, the
+   * environment or each element of the config file's JSON array, is a comma-separated list of
+   * items (so an item cannot contain a comma).
    */
   readonly repeatable?: boolean;
 }
@@ -45,7 +46,7 @@ export const COMMON_OPTIONS: readonly OptionDef[] = [
   { name: 'kek-max-uses', value: 'n', default: '1048576', help: 'replace the local KEK after this many seals' },
   { name: 'kek-cache-size', value: 'n', default: '1000', help: 'unwrapped local KEKs kept in memory' },
   { name: 'refresh-interval', value: 'duration', default: '60s', help: 'how often to ask the backend for its current key version' },
-  { name: 'refresh-retry', value: 'duration', default: '5s', help: 'first retry after a failed refresh (doubles up to the interval)' },
+  { name: 'refresh-retry', value: 'duration', default: '2s', help: 'retry interval after a failed refresh (until it succeeds)' },
   { name: 'backend-timeout', value: 'duration', default: '2s', help: 'deadline of one backend call attempt' },
   { name: 'backend-retries', value: 'n', default: '2', help: 'retries of a backend call (throttled/unavailable only)' },
   { name: 'backend-rate-limit', value: 'per-second', default: '100', help: 'backend calls per second; 0 turns the limit off' },
@@ -58,6 +59,6 @@ export const COMMON_OPTIONS: readonly OptionDef[] = [
   },
   { name: 'backend-max-concurrency', value: 'n', default: '32', help: 'backend calls in flight at once' },
   { name: 'breaker-threshold', value: 'n', default: '5', help: 'consecutive backend failures that open the circuit breaker' },
-  { name: 'breaker-open-for', value: 'duration', default: '10s', help: 'how long the open breaker waits before a trial call' },
+  { name: 'breaker-open-for', value: 'duration', default: '5s', help: 'how long the open breaker waits before a trial call' },
   { name: 'shutdown-grace', value: 'duration', default: '10s', help: 'on SIGTERM, how long in-flight calls may finish' },
 ];

@@ -1,5 +1,6 @@
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import type { Logger } from 'pino';
+import { ConfigError } from '../config-error.js';
 import { createLogger } from '../ops/logger.js';
 import { PluginMetrics } from '../ops/metrics.js';
 import { createPluginServer, type PluginServer } from '../plugin-server.js';
@@ -7,6 +8,7 @@ import type { KeyProvider } from '../provider.js';
 import { parseCommonConfig, serverOptionsFrom, type RawValue, type RawValues } from './common-config.js';
 import { COMMON_OPTIONS, ENV_PREFIX, envName, type OptionDef } from './option-defs.js';
 import { readConfigFile, resolveValues } from './resolve-values.js';
+import { buildCommit, ownVersion } from './version-info.js';
 
 export type { OptionDef, RawValue, RawValues };
 
@@ -15,6 +17,11 @@ export interface PluginCliSpec {
   /** The binary's name, e.g. "kms-plugin-local". */
   readonly name: string;
   readonly version: string;
+  /**
+   * Versions `--version` and the start-up line report besides the binary's and core's own: the
+   * backend SDK, e.g. `{ '@aws-sdk/client-kms': installedVersion('@aws-sdk/client-kms', import.meta.url) }`.
+   */
+  readonly components?: Readonly<Record<string, string>>;
   readonly description: string;
   /** The backend's own flags, added to the common ones. */
   readonly options: readonly OptionDef[];
@@ -30,24 +37,29 @@ export interface BuildContext {
   readonly metrics: PluginMetrics;
 }
 
-/** Exit codes: 2 for a configuration error, 1 for a failure to start. */
-class ConfigError extends Error {}
+/** Exit codes, as the Go KMS plugins have them. */
+const EXIT = { ok: 0, failed: 1, config: 2 } as const;
 
 /**
  * The runner every binary shares: parse flags (command line → env → config file → default),
- * validate once, build the provider, serve, and on SIGTERM/SIGINT drain and exit 0.
+ * validate once, build the provider, serve, and on SIGTERM/SIGINT drain and exit 0. A
+ * configuration error exits 2, any other failure to start 1; a socket file removed or replaced
+ * while serving exits 1, so that the supervisor starts a fresh plugin.
  */
 export async function runPluginCli(spec: PluginCliSpec, argv: readonly string[] = process.argv): Promise<void> {
   const defs = [...COMMON_OPTIONS, ...spec.options];
   const program = new Command(spec.name)
     .description(spec.description)
-    .version(spec.version, '--version')
+    .version(versionLine(spec), '--version', 'print the version, commit, Node.js and backend SDK versions')
     .addHelpText(
       'after',
-      `\nEvery flag can also be set as ${ENV_PREFIX}<FLAG_NAME> (e.g. ${envName('listen-addr')}) or in the --config JSON file.`,
+      `\nEvery flag can also be set as ${ENV_PREFIX}<FLAG_NAME> (e.g. ${envName('listen-addr')}) or in the --config JSON file.` +
+        '\nExit codes: 0 after SIGTERM or SIGINT, 2 for a configuration error, 1 for any other failure.',
     )
     .option('--config <file>', `JSON file of flag names to values (${envName('config')})`)
-    .showHelpAfterError();
+    .showHelpAfterError(`(${spec.name} --help lists every flag)`)
+    // Commander exits 1 on a bad command line; a configuration error here exits 2 (see EXIT).
+    .exitOverride();
   for (const def of defs) {
     const flag = def.value ? `--${def.name} <${def.value}>` : `--${def.name}`;
     const help = `${def.help}${def.default ? ` (default: ${def.default})` : ''}${def.required ? ' (required)' : ''}`;
@@ -60,7 +72,13 @@ export async function runPluginCli(spec: PluginCliSpec, argv: readonly string[] 
     // Exit explicitly: a provider's SDK may keep handles open after stop.
     process.exit(await serve(spec, defs, program));
   });
-  await program.parseAsync(argv);
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    // Commander has printed its message (unknown flag, missing value, --help, --version).
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.config);
+    throw err;
+  }
 }
 
 async function serve(spec: PluginCliSpec, defs: readonly OptionDef[], program: Command): Promise<number> {
@@ -78,25 +96,35 @@ async function serve(spec: PluginCliSpec, defs: readonly OptionDef[], program: C
     const common = parseCommonConfig(values);
     const logger = createLogger({ level: common['log-level'], name: spec.name });
     log = logger;
+    routeWarningsTo(logger);
     const metrics = new PluginMetrics({ processMetrics: true });
     const provider = await build(spec, values, logger, { metrics });
+    let onLost: (reason: string) => void = () => undefined;
+    const lost = new Promise<string>((resolve) => (onLost = resolve));
     server = createPluginServer({
       ...serverOptionsFrom(common),
       provider,
       logger,
       metrics,
       runtimeVersion: spec.version,
+      build: versionLine(spec),
+      onSocketLost: onLost,
     });
     await server.start();
-    await signalled.promise;
+    const ended = await Promise.race([signalled.promise.then(() => undefined), lost]);
+    if (ended !== undefined) {
+      logger.error({ reason: ended }, 'exiting so that the supervisor starts a fresh plugin');
+      await server.stop(common['shutdown-grace']);
+      return EXIT.failed;
+    }
     await server.stop(common['shutdown-grace']);
-    return 0;
+    return EXIT.ok;
   } catch (err) {
     signalled.dispose();
     await server?.stop(0).catch(() => undefined);
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`${spec.name}: ${message}\n`);
-    return err instanceof ConfigError || isConfigMessage(message) ? 2 : 1;
+    return ConfigError.is(err) ? EXIT.config : EXIT.failed;
   }
 }
 
@@ -104,8 +132,32 @@ async function build(spec: PluginCliSpec, values: RawValues, log: Logger, contex
   try {
     return await spec.buildProvider(values, log, context);
   } catch (err) {
+    if (ConfigError.is(err)) throw err;
     throw new ConfigError(err instanceof Error ? err.message : String(err), { cause: err });
   }
+}
+
+/** "kms-plugin-aws 0.1.0 (commit 1a2b3c4d5e6f; @k8s-kms/core 0.1.0; @aws-sdk/client-kms 3.1162.0; node v24.11.1 linux/x64)" */
+function versionLine(spec: PluginCliSpec): string {
+  const parts = [
+    `commit ${buildCommit()}`,
+    `@k8s-kms/core ${ownVersion(import.meta.url)}`,
+    ...Object.entries(spec.components ?? {}).map(([name, version]) => `${name} ${version}`),
+    `node ${process.version} ${process.platform}/${process.arch}`,
+  ];
+  return `${spec.name} ${spec.version} (${parts.join('; ')})`;
+}
+
+/**
+ * Node prints process warnings (a dependency's deprecation notice, an SDK's multi-line
+ * "upgrade Node" notice) as free text on stderr, between the JSON log lines. Log them as one JSON
+ * line each instead.
+ */
+function routeWarningsTo(log: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    log.warn({ warning: warning.name, code: (warning as { code?: unknown }).code }, warning.message.replace(/\s+/g, ' ').trim());
+  });
 }
 
 function waitForSignal(logger: () => Logger | undefined): { promise: Promise<void>; dispose(): void } {
@@ -124,10 +176,6 @@ function waitForSignal(logger: () => Logger | undefined): { promise: Promise<voi
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   return { promise, dispose };
-}
-
-function isConfigMessage(message: string): boolean {
-  return message.startsWith('--') || message.startsWith(ENV_PREFIX);
 }
 
 function camel(name: string): string {
