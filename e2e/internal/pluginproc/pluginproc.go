@@ -26,6 +26,7 @@ type Plugin struct {
 	bin          string
 	args, env    []string
 	rotate       func() error
+	prepare      func() error // run before each start (e.g. create the local key file once)
 	cmd          *exec.Cmd
 	done         chan error // receives the process's exit once
 }
@@ -41,11 +42,22 @@ func newPlugin(dir, provider, pkg, bin string) *Plugin {
 	return &Plugin{ProviderName: provider, Dir: dir, Socket: filepath.Join(dir, "kms.sock"), bin: binary(pkg, bin)}
 }
 
-// Local is kms-plugin-local with a key file in dir; Rotate runs `kms-plugin-local rotate`.
+// Local is kms-plugin-local with a key file in dir, created by `kms-plugin-local init` before the
+// first start; Rotate runs `kms-plugin-local rotate`.
 func Local(dir string, extra ...string) *Plugin {
 	p := newPlugin(dir, "local", "local", "kms-plugin-local")
 	keyFile := filepath.Join(dir, "local.key")
 	p.args = append([]string{"--key-file", keyFile}, extra...)
+	p.prepare = func() error {
+		if _, err := os.Stat(keyFile); err == nil {
+			return nil
+		}
+		out, err := exec.Command("node", p.bin, "init", "--key-file", keyFile).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("kms-plugin-local init: %v: %s", err, out)
+		}
+		return nil
+	}
 	p.rotate = func() error {
 		out, err := exec.Command("node", p.bin, "rotate", "--key-file", keyFile).CombinedOutput()
 		if err != nil {
@@ -88,6 +100,11 @@ func VaultKubernetes(dir, address, keyName, role, jwtFile string) *Plugin {
 func (p *Plugin) Start() error {
 	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
 		return err
+	}
+	if p.prepare != nil {
+		if err := p.prepare(); err != nil {
+			return err
+		}
 	}
 	args := append([]string{p.bin, "--listen-addr", p.Endpoint(), "--health-addr", "off", "--log-level", "warn", "--refresh-interval", "1s"}, p.args...)
 	p.cmd = exec.Command("node", args...)

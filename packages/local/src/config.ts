@@ -6,14 +6,17 @@ export const LOCAL_OPTIONS: readonly OptionDef[] = [
     name: 'key-file',
     value: 'path',
     required: true,
-    help: 'keyring file (created 0600 with a fresh key if missing; refused if group/world accessible)',
+    help: 'keyring file, mode 0600 (create it once with `kms-plugin-local init --key-file <path>`)',
   },
-  // Not "--no-create": commander reads any --no-* flag as the negation of another flag.
-  { name: 'require-key-file', help: 'fail instead of creating a missing key file' },
+  {
+    name: 'create-key-file',
+    help: 'create the key file with a new key if it does not exist (its directory must exist); for throwaway clusters only',
+  },
 ];
 
 export interface LocalConfig {
   readonly keyFile: string;
+  /** Create a missing key file at start (off by default: a mistyped path must not serve a new root key). */
   readonly create: boolean;
 }
 
@@ -21,5 +24,5 @@ export interface LocalConfig {
 export function parseLocalConfig(values: RawValues): LocalConfig {
   const keyFile = values['key-file'];
   if (typeof keyFile !== 'string' || keyFile === '') throw new Error('--key-file is required');
-  return { keyFile, create: values['require-key-file'] !== true };
+  return { keyFile, create: values['create-key-file'] === true };
 }

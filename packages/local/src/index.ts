@@ -1,5 +1,5 @@
 // The library face of @k8s-kms/local.
 export { LocalKeyProvider } from './provider.js';
-export { readKeyring, createKeyringIfMissing, rotateKeyring, KeyFileError, KEYRING_FORMAT } from './keyring.js';
+export { readKeyring, createKeyringIfMissing, initKeyring, rotateKeyring, KeyFileError, KEYRING_FORMAT } from './keyring.js';
 export type { KeyringKey } from './keyring.js';
 export { LOCAL_OPTIONS, parseLocalConfig } from './config.js';

@@ -32,6 +32,20 @@ const fileSchema = z.object({
 /** Why a key file cannot be used; the message names the file and the cause, never key bytes. */
 export class KeyFileError extends Error {
   override readonly name = 'KeyFileError';
+  constructor(
+    message: string,
+    /** The errno code behind it (ENOENT: the file does not exist), if any. */
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** "EACCES", with who is asking when permission is the cause (the plugin often runs as another uid). */
+function describeErrno(err: unknown): { code: string; text: string } {
+  const code = (err as NodeJS.ErrnoException).code ?? 'error';
+  const uid = process.geteuid?.();
+  return { code, text: code === 'EACCES' || code === 'EPERM' ? `${code} (permission denied to uid ${uid ?? '?'})` : code };
 }
 
 /**
@@ -43,7 +57,8 @@ export async function readKeyring(path: string): Promise<KeyringKey[]> {
   try {
     info = await stat(path);
   } catch (err) {
-    throw new KeyFileError(`key file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    const { code, text } = describeErrno(err);
+    throw new KeyFileError(code === 'ENOENT' ? `key file ${path} does not exist` : `key file ${path} cannot be read: ${text}`, code);
   }
   if (!info.isFile()) throw new KeyFileError(`key file ${path} is not a regular file`);
   if ((info.mode & 0o077) !== 0) {
@@ -55,7 +70,8 @@ export async function readKeyring(path: string): Promise<KeyringKey[]> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new KeyFileError(`key file ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    const { code, text: why } = describeErrno(err);
+    throw new KeyFileError(`key file ${path} cannot be read: ${why}`, code);
   }
   let parsed;
   try {
@@ -72,21 +88,50 @@ export async function readKeyring(path: string): Promise<KeyringKey[]> {
 
 /**
  * Create a keyring with one fresh key, mode 0600, unless the file already exists. Returns true if
- * created. Written to a temp file and linked into place, so a replica starting at the same moment
- * never reads a half-written file, and an existing file is never replaced.
+ * created. An existing file is left alone without writing anything next to it (its directory may
+ * be a read-only mount); the directory must exist, so a mistyped directory fails instead of
+ * holding a new root key. Written to a temp file and linked into place, so a replica starting at
+ * the same moment never reads a half-written file, and an existing file is never replaced.
  */
 export async function createKeyringIfMissing(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new KeyFileError(`key file ${path} cannot be read: ${describeErrno(err).text}`, (err as NodeJS.ErrnoException).code);
+    }
+  }
+  try {
+    await stat(dirname(path));
+  } catch (err) {
+    throw new KeyFileError(`cannot create key file ${path}: its directory ${dirname(path)} cannot be used (${describeErrno(err).text})`);
+  }
   const tmp = tempPath(path);
   try {
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     await writeNew(tmp, [newKey(1)]);
     await link(tmp, path);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new KeyFileError(`cannot create key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new KeyFileError(`cannot create key file ${path}: ${describeErrno(err).text}`);
   } finally {
     await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/**
+ * Create a new keyring for `kms-plugin-local init`: its directory too (mode 0700), and never over
+ * an existing file.
+ */
+export async function initKeyring(path: string): Promise<void> {
+  try {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new KeyFileError(`cannot create the directory of key file ${path}: ${describeErrno(err).text}`);
+  }
+  if (!(await createKeyringIfMissing(path))) {
+    throw new KeyFileError(`key file ${path} already exists; it was left as it is (add a key version with rotate)`, 'EEXIST');
   }
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { runPluginCli } from '@k8s-kms/core';
+import { ConfigError, runPluginCli } from '@k8s-kms/core';
 import { LOCAL_OPTIONS, parseLocalConfig } from './config.js';
-import { createKeyringIfMissing, rotateKeyring } from './keyring.js';
+import { createKeyringIfMissing, initKeyring, KeyFileError, rotateKeyring } from './keyring.js';
 import { LocalKeyProvider } from './provider.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -15,24 +15,45 @@ await runPluginCli({
   async buildProvider(values, log) {
     const config = parseLocalConfig(values);
     if (config.create && (await createKeyringIfMissing(config.keyFile))) {
-      log.info({ keyFile: config.keyFile }, 'created a new keyring with one fresh key (mode 0600)');
+      log.warn({ keyFile: config.keyFile }, 'created a new key file with a new root key (--create-key-file); back it up');
     }
-    return LocalKeyProvider.open(config.keyFile);
+    try {
+      return await LocalKeyProvider.open(config.keyFile);
+    } catch (err) {
+      // A missing key file is never replaced silently: a new root key cannot decrypt the data
+      // written under the old one, so starting with one would lose every Secret.
+      if (err instanceof KeyFileError && err.code === 'ENOENT') {
+        throw new ConfigError(
+          `${err.message}: create it with "kms-plugin-local init --key-file ${config.keyFile}" (or pass --create-key-file); ` +
+            'check the path first: a new key file holds a new root key, which cannot decrypt data written under another',
+        );
+      }
+      throw err;
+    }
   },
   addCommands(program) {
     program.enablePositionalOptions(); // `rotate --key-file` belongs to rotate, not to the server
-    program
-      .command('rotate')
-      .description('add a new key version to the keyring; a running plugin uses it from its next refresh')
-      .requiredOption('--key-file <path>', 'keyring file')
-      .action(async (opts: { keyFile: string }) => {
-        try {
-          const key = await rotateKeyring(opts.keyFile);
-          process.stdout.write(`added key version ${key.version} to ${opts.keyFile}\n`);
-        } catch (err) {
-          process.stderr.write(`kms-plugin-local rotate: ${(err as Error).message}\n`);
-          process.exitCode = 1;
-        }
-      });
+    const keyFileCommand = (name: string, description: string, run: (keyFile: string) => Promise<string>): void => {
+      program
+        .command(name)
+        .description(description)
+        .requiredOption('--key-file <path>', 'keyring file')
+        .action(async (opts: { keyFile: string }) => {
+          try {
+            process.stdout.write(`${await run(opts.keyFile)}\n`);
+          } catch (err) {
+            process.stderr.write(`kms-plugin-local ${name}: ${(err as Error).message}\n`);
+            process.exitCode = 1;
+          }
+        });
+    };
+    keyFileCommand('init', 'create a new keyring file (mode 0600, directory 0700) with one new key; never overwrites', async (keyFile) => {
+      await initKeyring(keyFile);
+      return `created key file ${keyFile} (mode 0600) with key version 1; back it up: losing it loses every Secret encrypted under it`;
+    });
+    keyFileCommand('rotate', 'add a new key version to the keyring; a running plugin uses it from its next refresh', async (keyFile) => {
+      const key = await rotateKeyring(keyFile);
+      return `added key version ${key.version} to ${keyFile}`;
+    });
   },
 });

@@ -39,6 +39,12 @@ describe('the local keyring file', () => {
     expect((await readKeyring(path)).map((k) => k.version)).toEqual(Array.from({ length: added + 1 }, (_, i) => i + 1));
   });
 
+  it('is not created in a directory that does not exist, which stays absent', async () => {
+    const typo = join(path, '..', 'typo', 'keyring.json');
+    await expect(createKeyringIfMissing(typo)).rejects.toThrow(`cannot create key file ${typo}: its directory`);
+    await expect(stat(join(path, '..', 'typo'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('is created by exactly one of several concurrent starters', async () => {
     const created = await Promise.all(Array.from({ length: 5 }, () => createKeyringIfMissing(path)));
     expect(created.filter(Boolean)).toHaveLength(1);
@@ -54,7 +60,7 @@ describe('the local keyring file', () => {
   });
 
   it('names the file and the cause when it is missing or malformed, without echoing its content', async () => {
-    await expect(readKeyring(path)).rejects.toThrow(`key file ${path} cannot be read: ENOENT`);
+    await expect(readKeyring(path)).rejects.toMatchObject({ message: `key file ${path} does not exist`, code: 'ENOENT' });
     await writeFile(path, '{"format":"k8s-kms-local-keyring/v1","keys":[{"key":"c2VjcmV0LWtleS1ieXRlcw=="}]}', { mode: 0o600 });
     const err = await readKeyring(path).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KeyFileError);
