@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Set up, start kms-plugin-local on a socket, and show one Encrypt/Decrypt round trip through it
-# (KMS v2 and v1beta1). Keeps serving until Ctrl-C when run from a terminal.
+# Set up (Node.js and npm only), create a key file, start kms-plugin-local on a socket, and show
+# one Encrypt/Decrypt round trip through it (KMS v2 and v1beta1). Keeps serving until Ctrl-C when
+# run from a terminal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/k8s-kms-demo.XXXXXX")
 socket="$work/kms.sock"
-node packages/local/bin/kms-plugin-local.js \
-  --listen-addr "unix://$socket" --key-file "$work/local.key" --health-addr 127.0.0.1:0 --log-level warn &
+plugin_bin=node_modules/.bin/kms-plugin-local
+"$plugin_bin" init --key-file "$work/local.key"
+# The binary itself, not npx: npx does not pass SIGTERM on to the plugin.
+"$plugin_bin" --listen-addr "unix://$socket" --key-file "$work/local.key" --health-addr 127.0.0.1:0 --log-level warn &
 plugin=$!
 trap 'kill -TERM $plugin 2>/dev/null; wait $plugin 2>/dev/null; rm -rf "$work"' EXIT
 
@@ -18,7 +21,7 @@ for _ in $(seq 1 100); do [ -S "$socket" ] && break; sleep 0.1; done
 echo
 echo "kms-plugin-local is serving on unix://$socket (key file $work/local.key, mode 0600)"
 echo
-node packages/testkit/bin/kms-roundtrip.js "unix://$socket"
+node_modules/.bin/kms-roundtrip "unix://$socket"
 echo
 echo "Point kube-apiserver at it with an EncryptionConfiguration like:"
 cat <<YAML

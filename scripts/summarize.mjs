@@ -1,5 +1,5 @@
-// One closing line over every suite: "N passed, N failed" (jest tests, go tests, the type check).
-import { existsSync, readFileSync } from 'node:fs';
+// One closing line over every suite: "N passed, N failed" (jest tests, go tests, script checks).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const dir = process.argv[2];
@@ -35,8 +35,9 @@ if (existsSync(go)) {
   for (const pkg of failedPackages) if (!failedTests.has(pkg)) failed += 1;
 } else failed += 1;
 
-for (const check of ['typecheck', 'lint']) {
-  if (existsSync(join(dir, check)) && readFileSync(join(dir, check), 'utf8').includes('ok')) passed += 1;
+// Script checks (type check, lint, set-up, demo): one result file each, "ok" or "failed".
+for (const check of readdirSync(dir).filter((f) => f.startsWith('check-'))) {
+  if (readFileSync(join(dir, check), 'utf8').startsWith('ok')) passed += 1;
   else failed += 1;
 }
 

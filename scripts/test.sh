@@ -3,20 +3,39 @@
 # "N passed, N failed" summed over all suites; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-# A failure before any suite ran still ends with the closing line CI reads.
-bash scripts/setup.sh || { echo "test: set-up failed" >&2; echo "0 passed, 1 failed"; exit 1; }
-command -v go >/dev/null 2>&1 || { echo "test: Go is required for the e2e tests (go 1.26 or newer)" >&2; echo "0 passed, 1 failed"; exit 1; }
-# moto may live in the project's own venv (see setup.sh).
-[ -d .cache/moto-venv/bin ] && export PATH="$PWD/.cache/moto-venv/bin:$PATH"
-
 results=$(mktemp -d "${TMPDIR:-/tmp}/k8s-kms-results.XXXXXX")
 status=0
+# A check: its name, then the command; counted as one passed or failed test in the closing line.
+check() {
+  local name=$1
+  shift
+  if "$@"; then echo "ok" > "$results/check-$name"; else echo "failed" > "$results/check-$name"; status=1; fi
+}
+
+# A failure before any suite ran still ends with the closing line CI reads.
+before=$(git status --porcelain 2>/dev/null)
+bash scripts/setup.sh || { echo "test: set-up failed" >&2; echo "0 passed, 1 failed"; exit 1; }
+setup_leaves_checkout_unchanged() {
+  [ "$(git status --porcelain 2>/dev/null)" = "$before" ] && return 0
+  echo "test: scripts/setup.sh changed the checkout:" >&2
+  git status --porcelain >&2
+  return 1
+}
+echo "== set-up leaves the checkout unchanged"
+check setup-leaves-checkout-unchanged setup_leaves_checkout_unchanged
+bash scripts/setup-test-tools.sh || { echo "test: set-up of the test tools failed" >&2; echo "0 passed, 1 failed"; exit 1; }
+command -v go >/dev/null 2>&1 || { echo "test: Go is required for the e2e tests (go 1.26 or newer)" >&2; echo "0 passed, 1 failed"; exit 1; }
+# moto may live in the project's own venv (see setup-test-tools.sh).
+[ -d .cache/moto-venv/bin ] && export PATH="$PWD/.cache/moto-venv/bin:$PATH"
+
+echo "== the demo on Node.js and npm only"
+check demo-on-node-only bash scripts/check-demo.sh
 
 echo "== type-check tests"
-if npx --no-install tsc -p tsconfig.tests.json; then echo "typecheck ok" > "$results/typecheck"; else echo "typecheck failed" > "$results/typecheck"; status=1; fi
+check typecheck npx --no-install tsc -p tsconfig.tests.json
 
 echo "== lint (eslint, prettier, import cycles)"
-if npm run --silent lint; then echo "lint ok" > "$results/lint"; else echo "lint failed" > "$results/lint"; status=1; fi
+check lint npm run --silent lint
 
 echo "== jest"
 node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js \
