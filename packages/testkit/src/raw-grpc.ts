@@ -20,6 +20,8 @@ export interface RawAnswer {
   readonly status: number | undefined;
   readonly message: string;
   readonly httpStatus: number | undefined;
+  /** The first response message's bytes (empty when there was none). */
+  readonly body: Buffer;
 }
 
 /**
@@ -60,8 +62,13 @@ export class RawGrpcClient {
         take(headers);
       });
       stream.on('trailers', take);
-      stream.on('data', () => undefined);
-      stream.on('close', () => resolve({ status, message, httpStatus }));
+      const chunks: Buffer[] = [];
+      stream.on('data', (d: Buffer) => chunks.push(d));
+      stream.on('close', () => {
+        const data = Buffer.concat(chunks);
+        const body = data.length >= 5 ? data.subarray(5, 5 + data.readUInt32BE(1)) : Buffer.alloc(0);
+        resolve({ status, message, httpStatus, body });
+      });
       stream.on('error', reject);
       stream.end(frame);
     });
