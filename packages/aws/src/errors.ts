@@ -1,4 +1,4 @@
-import { KmsError, type ErrorClass } from '@k8s-kms/core';
+import { classifyFailure, retryAfterMs, type ErrorClass, type KmsError } from '@k8s-kms/core';
 
 /** AWS KMS error names by the class core gives them. */
 const BY_NAME: Readonly<Record<string, ErrorClass>> = {
@@ -28,31 +28,32 @@ const BY_NAME: Readonly<Record<string, ErrorClass>> = {
   // Credential sources (IMDS, container endpoint, STS) fail transiently; a refresh fixes them.
   CredentialsProviderError: 'unavailable',
   ExpiredTokenException: 'unavailable',
+  // The SDK's own transport failures, when no errno code travels with them.
+  TimeoutError: 'unavailable',
+  NetworkingError: 'unavailable',
 };
 
-/** Node network error codes: the endpoint is unreachable, so try again later. */
-const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+interface AwsErrorShape {
+  readonly name?: string;
+  readonly message?: string;
+  readonly $metadata?: { readonly httpStatusCode?: number };
+  readonly $response?: { readonly headers?: Readonly<Record<string, string | undefined>> };
+}
 
 /**
- * Translate anything the AWS SDK throws into a KmsError. The message names the operation and the
- * AWS error (AWS messages name ARNs and actions, never credentials); it never includes a request body.
+ * Translate anything the AWS SDK throws into a KmsError. Only AWS service answers (which name ARNs
+ * and actions, never credentials) are quoted; other errors, such as a credential_process failure,
+ * may echo anything, so only their name is given.
  */
 export function fromAwsError(operation: string, err: unknown): KmsError {
-  if (err instanceof KmsError) return err;
-  const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  const name = e.name ?? 'Error';
-  const status = e.$metadata?.httpStatusCode;
-  // Only AWS service answers are quoted (they name ARNs and actions); other errors, such as a
-  // credential_process failure, may echo anything, so only their name is given.
-  const detail = e.$metadata ? (e.message ?? '').slice(0, 200) : '';
-  let cls: ErrorClass | undefined = BY_NAME[name];
-  if (!cls && e.code && NETWORK.has(e.code)) cls = 'unavailable';
-  if (!cls && (name === 'TimeoutError' || name === 'AbortError' || name === 'NetworkingError')) cls = 'unavailable';
-  if (!cls && status !== undefined) cls = status >= 500 ? 'unavailable' : status === 429 ? 'throttled' : undefined;
-  if (!cls && status === undefined && /socket|network|connect/i.test(detail)) cls = 'unavailable';
-  return new KmsError(
-    cls ?? 'internal',
-    `AWS KMS ${operation}: ${name}${status ? ` (HTTP ${status})` : ''}${detail ? `: ${detail}` : ''}`,
-    { cause: err },
-  );
+  const e = (err ?? {}) as AwsErrorShape;
+  const known = e.name ? BY_NAME[e.name] : undefined;
+  return classifyFailure(`AWS KMS ${operation}`, err, {
+    errorClass: known,
+    // A service answer or a known name is shown by its name; other errors by their transport code.
+    name: (known || e.$metadata?.httpStatusCode !== undefined) && e.name ? e.name : undefined,
+    httpStatus: e.$metadata?.httpStatusCode,
+    detail: e.$metadata ? e.message : undefined,
+    retryAfterMs: retryAfterMs(e.$response?.headers?.['retry-after']),
+  });
 }

@@ -9,7 +9,10 @@ import {
   handleWhen,
   retry,
   wrap,
+  type IBackoff,
+  type IBackoffFactory,
   type IPolicy,
+  type IRetryBackoffContext,
 } from 'cockatiel';
 import { raceAbort } from './abortable.js';
 import { KmsError, type ErrorClass } from './errors.js';
@@ -87,7 +90,9 @@ export class RemotePolicy {
     private readonly opts: RemotePolicyOptions,
     private readonly observer: RemoteCallObserver,
   ) {
-    const retryable = handleWhen((err) => err instanceof KmsError && err.retryable);
+    // A service that asks for a longer wait than the policy's longest backoff is not retried:
+    // the caller's deadline (kube-apiserver's, seconds) would pass first.
+    const retryable = handleWhen((err) => KmsError.is(err) && err.retryable && (err.retryAfterMs ?? 0) <= opts.retryMaxMs);
     // Only failures of the backend itself: our own rate-limit refusals and cancelled callers are
     // not retryable and must not open the breaker while the backend is fine.
     const backendDown = handleWhen(isBackendDown);
@@ -107,7 +112,7 @@ export class RemotePolicy {
     this.outer = wrap(
       retry(retryable, {
         maxAttempts: opts.retries,
-        backoff: new ExponentialBackoff({ initialDelay: opts.retryBaseMs, maxDelay: opts.retryMaxMs }),
+        backoff: new RetryAfterBackoff(new ExponentialBackoff({ initialDelay: opts.retryBaseMs, maxDelay: opts.retryMaxMs })),
       }),
       breaker,
       bulkhead(opts.maxConcurrency, opts.maxQueue),
@@ -140,7 +145,7 @@ export class RemotePolicy {
         try {
           await this.limiter.take(attemptSignal);
         } catch (err) {
-          if (err instanceof KmsError) this.observer.rejected(op, 'rate-limit');
+          if (KmsError.is(err)) this.observer.rejected(op, 'rate-limit');
           throw this.classify(err, signal);
         }
         const started = performance.now();
@@ -167,7 +172,7 @@ export class RemotePolicy {
   }
 
   private classify(err: unknown, callerSignal: AbortSignal | undefined): KmsError {
-    if (err instanceof KmsError) return err;
+    if (KmsError.is(err)) return err;
     if (err instanceof BrokenCircuitError) {
       return (
         this.health().problem ?? new KmsError('unavailable', 'backend circuit breaker is open after repeated failures', { cause: err })
@@ -190,9 +195,29 @@ export class RemotePolicy {
   }
 }
 
+type RetryContext = IRetryBackoffContext<unknown>;
+
+/** Exponential backoff with jitter that waits at least as long as the service asked (Retry-After). */
+class RetryAfterBackoff implements IBackoffFactory<RetryContext> {
+  constructor(private readonly inner: IBackoffFactory<RetryContext>) {}
+
+  next(context: RetryContext): IBackoff<RetryContext> {
+    return withRetryAfter(this.inner.next(context), context);
+  }
+}
+
+function withRetryAfter(backoff: IBackoff<RetryContext>, context: RetryContext): IBackoff<RetryContext> {
+  const failure = 'error' in context.result ? context.result.error : undefined;
+  const asked = KmsError.is(failure) ? (failure.retryAfterMs ?? 0) : 0;
+  return {
+    duration: Math.max(backoff.duration, asked),
+    next: (next: RetryContext) => withRetryAfter(backoff.next(next), next),
+  };
+}
+
 /** A failure of the backend itself (not one of the policy's own refusals, which are not retryable). */
 function isBackendDown(err: unknown): boolean {
-  return err instanceof KmsError && err.retryable && (err.errorClass === 'unavailable' || err.errorClass === 'throttled');
+  return KmsError.is(err) && err.retryable && (err.errorClass === 'unavailable' || err.errorClass === 'throttled');
 }
 
 function breakerStateName(state: CircuitState): 'closed' | 'open' | 'half-open' {

@@ -96,7 +96,7 @@ export class KekCache {
         throw new KmsError('corrupt-ciphertext', `unwrapped local KEK has ${kek.length} bytes, expected ${KEY_BYTES}`);
       }
     } catch (err) {
-      if (err instanceof KmsError && err.errorClass === 'corrupt-ciphertext' && generation === this.generation) {
+      if (KmsError.is(err) && err.errorClass === 'corrupt-ciphertext' && generation === this.generation) {
         this.refusedRecently.set(id, err);
       }
       throw err;

@@ -82,7 +82,7 @@ function unary<Req, Res>(
         (err: unknown) => {
           // A caller that went away (deadline, cancel) is not an internal error.
           const error =
-            abort.signal.aborted && !(err instanceof KmsError)
+            abort.signal.aborted && !KmsError.is(err)
               ? new KmsError('unavailable', 'request cancelled or past its deadline', { cause: err })
               : KmsError.from(err);
           const code = GRPC_CODE[error.errorClass];
