@@ -13,8 +13,8 @@ await runPluginCli({
   components: { '@aws-sdk/client-kms': installedVersion('@aws-sdk/client-kms', import.meta.url) },
   description: 'Kubernetes KMS plugin (v2 and v1beta1) whose root keys live in AWS KMS.',
   options: AWS_OPTIONS,
-  async buildProvider(values) {
-    const config = parseAwsConfig(values);
+  parseConfig: parseAwsConfig,
+  async buildProvider(config) {
     return new AwsKmsProvider({
       client: await createKmsClient(config),
       key: config.key,

@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { COMMON_OPTIONS } from '../src/cli/option-defs.js';
-import { Format } from '../src/index.js';
+import { COMMON_OPTIONS, Format, optionDefs } from '../src/index.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
 describe('the core README', () => {
-  it.each(COMMON_OPTIONS.map((o) => [o.name, o] as const))('documents --%s with its default', (_name, opt) => {
+  it.each(optionDefs(COMMON_OPTIONS).map((o) => [o.name, o] as const))('documents --%s with its default', (_name, opt) => {
     const row = readme.split('\n').find((line) => line.startsWith(`| \`--${opt.name}`));
     expect(row).toBeDefined();
     if (opt.default) expect(row).toContain(`\`${opt.default}\``);

@@ -1,28 +1,24 @@
-import type { OptionDef, RawValues } from '@k8s-kms/core';
+import { z } from 'zod';
+import { defineOptions, parseOptions, schemas, type OptionValues } from '@k8s-kms/core';
 
-/** The flags of kms-plugin-local, beyond the common ones. */
-export const LOCAL_OPTIONS: readonly OptionDef[] = [
-  {
-    name: 'key-file',
+/** The options of kms-plugin-local, beyond the common ones. */
+export const LOCAL_OPTIONS = defineOptions({
+  'key-file': {
     value: 'path',
     required: true,
     help: 'keyring file, mode 0600 (create it once with `kms-plugin-local init --key-file <path>`)',
+    schema: z.string().min(1),
   },
-  {
-    name: 'create-key-file',
+  'create-key-file': {
     help: 'create the key file with a new key if it does not exist (its directory must exist); for throwaway clusters only',
+    schema: schemas.switch(),
   },
-];
+});
 
-export interface LocalConfig {
-  readonly keyFile: string;
-  /** Create a missing key file at start (off by default: a mistyped path must not serve a new root key). */
-  readonly create: boolean;
-}
+/** The validated options of kms-plugin-local. */
+export type LocalConfig = OptionValues<typeof LOCAL_OPTIONS>;
 
-/** Validate the resolved values of the local flags. */
-export function parseLocalConfig(values: RawValues): LocalConfig {
-  const keyFile = values['key-file'];
-  if (typeof keyFile !== 'string' || keyFile === '') throw new Error('--key-file is required');
-  return { keyFile, create: values['create-key-file'] === true };
+/** Validate the local options (defaults for those left out); a ConfigError names each bad one. */
+export function parseLocalConfig(values: Readonly<Record<string, unknown>>): LocalConfig {
+  return parseOptions(LOCAL_OPTIONS, values);
 }

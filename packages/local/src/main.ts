@@ -12,19 +12,20 @@ await runPluginCli({
   version,
   description: 'Kubernetes KMS plugin (v2 and v1beta1) whose root keys live in a local keyring file.',
   options: LOCAL_OPTIONS,
-  async buildProvider(values, log) {
-    const config = parseLocalConfig(values);
-    if (config.create && (await createKeyringIfMissing(config.keyFile))) {
-      log.warn({ keyFile: config.keyFile }, 'created a new key file with a new root key (--create-key-file); back it up');
+  parseConfig: parseLocalConfig,
+  async buildProvider(config, { log }) {
+    const keyFile = config['key-file'];
+    if (config['create-key-file'] && (await createKeyringIfMissing(keyFile))) {
+      log.warn({ keyFile }, 'created a new key file with a new root key (--create-key-file); back it up');
     }
     try {
-      return await LocalKeyProvider.open(config.keyFile);
+      return await LocalKeyProvider.open(keyFile);
     } catch (err) {
       // A missing key file is never replaced silently: a new root key cannot decrypt the data
       // written under the old one, so starting with one would lose every Secret.
       if (err instanceof KeyFileError && err.code === 'ENOENT') {
         throw new ConfigError(
-          `${err.message}: create it with "kms-plugin-local init --key-file ${config.keyFile}" (or pass --create-key-file); ` +
+          `${err.message}: create it with "kms-plugin-local init --key-file ${keyFile}" (or pass --create-key-file); ` +
             'check the path first: a new key file holds a new root key, which cannot decrypt data written under another',
         );
       }
@@ -32,7 +33,6 @@ await runPluginCli({
     }
   },
   addCommands(program) {
-    program.enablePositionalOptions(); // `rotate --key-file` belongs to rotate, not to the server
     const keyFileCommand = (name: string, description: string, run: (keyFile: string) => Promise<string>): void => {
       program
         .command(name)

@@ -103,7 +103,7 @@ describe('the kms-plugin-local binary', () => {
     [['--listen-addr', `unix:///tmp/x.sock`], '--key-file is required'],
     [['--key-file', '/tmp/k', '--socket-mode', '0666'], '--socket-mode: must not grant access to other users'],
     [['--key-file', '/tmp/k', '--kek-mode', 'remote'], '--kek-mode:'],
-    [['--key-file', '/tmp/k', '--kek-max-age', 'forever'], '--kek-max-age: "forever" is not a duration'],
+    [['--key-file', '/tmp/k', '--kek-max-age', 'forever'], '--kek-max-age: must be a duration like 250ms, 30s, 5m, 1h30m or 24h'],
     [['--key-file', '/tmp/k', '--breaker-open-for', '0s'], '--breaker-open-for: must be at least 100ms'],
     [['--key-file', '/tmp/k', '--listen-addr', '/var/run/k.sock'], '--listen-addr must look like unix:///path/to/socket.sock'],
     [['--key-file', '/tmp/k', '--listen-addr', `unix:///tmp/${'d'.repeat(100)}/k.sock`], '--listen-addr: the socket path is 112 bytes'],

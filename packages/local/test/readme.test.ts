@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { createKmsClient } from '@k8s-kms/core';
 import { waitFor } from '@k8s-kms/testkit';
+import { optionDefs } from '@k8s-kms/core';
 import { LOCAL_OPTIONS } from '../src/index.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -54,7 +55,7 @@ describe('the READMEs on running kms-plugin-local', () => {
     }
   });
 
-  it.each(LOCAL_OPTIONS.map((o) => [o.name] as const))('document --%s with its env var', (name) => {
+  it.each(optionDefs(LOCAL_OPTIONS).map((o) => [o.name] as const))('document --%s with its env var', (name) => {
     const row = readme.split('\n').find((line) => line.startsWith(`| \`--${name}`));
     expect(row).toContain(`\`KMS_PLUGIN_${name.toUpperCase().replace(/-/g, '_')}\``);
   });

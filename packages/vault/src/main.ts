@@ -12,8 +12,9 @@ await runPluginCli({
   components: { 'node-vault': installedVersion('node-vault', import.meta.url) },
   description: 'Kubernetes KMS plugin (v2 and v1beta1) whose root keys live in a HashiCorp Vault or OpenBao transit engine.',
   options: VAULT_OPTIONS,
-  buildProvider(values, log, { metrics }) {
-    const provider = createVaultProvider(parseVaultConfig(values), log);
+  parseConfig: parseVaultConfig,
+  buildProvider(config, { log, metrics }) {
+    const provider = createVaultProvider(config, log);
     metrics.backendGauge(
       'kms_plugin_vault_token_ttl_seconds',
       'Seconds until the Vault token expires (+Inf for a token without expiry, 0 before login or once expired).',

@@ -1,11 +1,18 @@
 import { readFileSync } from 'node:fs';
-import { envName, type OptionDef } from './option-defs.js';
-import type { RawValue, RawValues } from './common-config.js';
 import { ConfigError } from '../config-error.js';
+import { envName, splitList, type OptionDef } from './options.js';
+
+/** A value as the sources give it: a string, a switch's boolean, a list's strings; undefined when absent. */
+export type RawValue = string | boolean | readonly string[] | undefined;
+export type RawValues = Readonly<Record<string, RawValue>>;
 
 /**
- * Resolve each flag once, in the documented order: command line → environment → config file →
- * default. Values stay raw strings/booleans here; schemas validate them afterwards.
+ * Resolve each option once, in the documented order: command line → environment → config file.
+ * An option none of them sets stays undefined (its default is applied when it is validated).
+ * A repeatable option reads the same from every source: each value is a comma-separated list, so
+ * `--encryption-context a=b,c=d`, two flags, `KMS_PLUGIN_ENCRYPTION_CONTEXT=a=b,c=d` and
+ * `["a=b","c=d"]` are one and the same; moving a value between them never changes what the plugin
+ * binds to data.
  */
 export function resolveValues(
   defs: readonly OptionDef[],
@@ -20,20 +27,14 @@ export function resolveValues(
     // switches, where "" reads as false.
     const rawEnv = env[envName(def.name)];
     const envValue = rawEnv === '' && def.value ? undefined : rawEnv;
-    let value: RawValue;
-    if (cli !== undefined) value = def.repeatable && Array.isArray(cli) ? listItems(cli as readonly string[]) : cli;
-    else if (envValue !== undefined) value = fromEnv(def, envValue);
-    else if (file[def.name] !== undefined) value = fromFile(def, file[def.name]);
-    else value = def.repeatable ? [] : def.value ? def.default : false;
-    if (def.required && (value === undefined || value === '' || (Array.isArray(value) && value.length === 0))) {
-      throw new ConfigError(`--${def.name} is required (or set ${envName(def.name)}, or "${def.name}" in the config file)`);
-    }
-    out[def.name] = value;
+    if (cli !== undefined) out[def.name] = def.repeatable && Array.isArray(cli) ? splitList(cli as readonly string[]) : cli;
+    else if (envValue !== undefined) out[def.name] = fromEnv(def, envValue);
+    else if (file[def.name] !== undefined) out[def.name] = fromFile(def, file[def.name]);
   }
   return out;
 }
 
-/** Read the optional JSON config file: an object whose keys are flag names. */
+/** Read the optional JSON config file: an object whose keys are option names. */
 export function readConfigFile(path: string | undefined, defs: readonly OptionDef[]): Record<string, unknown> {
   if (!path) return {};
   let text: string;
@@ -58,22 +59,8 @@ export function readConfigFile(path: string | undefined, defs: readonly OptionDe
   return parsed as Record<string, unknown>;
 }
 
-/**
- * The items of a repeatable option, read the same way from every source: each value given (a
- * flag occurrence, the environment variable, an array element of the config file) is a
- * comma-separated list. So `--encryption-context a=b,c=d`, `--encryption-context a=b
- * --encryption-context c=d`, `KMS_PLUGIN_ENCRYPTION_CONTEXT=a=b,c=d` and `["a=b","c=d"]` are one
- * and the same: moving a value between them can never change what the plugin binds to data.
- */
-function listItems(values: readonly string[]): string[] {
-  return values
-    .flatMap((v) => v.split(','))
-    .map((v) => v.trim())
-    .filter((v) => v !== '');
-}
-
 function fromEnv(def: OptionDef, value: string): RawValue {
-  if (def.repeatable) return listItems([value]);
+  if (def.repeatable) return splitList([value]);
   return def.value ? value : parseBool(value, envName(def.name));
 }
 
@@ -82,7 +69,7 @@ function fromFile(def: OptionDef, value: unknown): RawValue {
     if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
       throw new ConfigError(`--config: "${def.name}" must be an array of strings`);
     }
-    return listItems(value);
+    return splitList(value);
   }
   if (!def.value) {
     if (typeof value !== 'boolean') throw new ConfigError(`--config: "${def.name}" must be true or false`);

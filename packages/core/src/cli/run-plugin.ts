@@ -5,15 +5,13 @@ import { createLogger } from '../ops/logger.js';
 import { PluginMetrics } from '../ops/metrics.js';
 import { createPluginServer, type PluginServer } from '../plugin-server.js';
 import type { KeyProvider } from '../provider.js';
-import { parseCommonConfig, serverOptionsFrom, type RawValue, type RawValues } from './common-config.js';
-import { COMMON_OPTIONS, ENV_PREFIX, envName, type OptionDef } from './option-defs.js';
-import { readConfigFile, resolveValues } from './resolve-values.js';
+import { COMMON_OPTIONS, parseCommonConfig, serverOptionsFrom } from './common-options.js';
+import { ENV_PREFIX, envName, optionDefs, optionsJsonSchema, type OptionDecls, type OptionDef } from './options.js';
+import { readConfigFile, resolveValues, type RawValue, type RawValues } from './resolve-values.js';
 import { buildCommit, ownVersion } from './version-info.js';
 
-export type { OptionDef, RawValue, RawValues };
-
 /** What a backend binary tells the shared runner (its main.ts is just this object). */
-export interface PluginCliSpec {
+export interface PluginCliSpec<D extends OptionDecls = OptionDecls, C = unknown> {
   /** The binary's name, e.g. "kms-plugin-local". */
   readonly name: string;
   readonly version: string;
@@ -23,16 +21,22 @@ export interface PluginCliSpec {
    */
   readonly components?: Readonly<Record<string, string>>;
   readonly description: string;
-  /** The backend's own flags, added to the common ones. */
-  readonly options: readonly OptionDef[];
-  /** Build the provider from the resolved backend flags; throw an Error naming the flag on bad input. */
-  buildProvider(values: RawValues, log: Logger, context: BuildContext): KeyProvider | Promise<KeyProvider>;
+  /** The backend's own options, declared once (see defineOptions), added to the common ones. */
+  readonly options: D;
+  /**
+   * Validate the backend's options into its configuration: its library face, parse<Backend>Config
+   * (parseOptions plus the checks across options, e.g. "--external-id needs --role-arn").
+   */
+  parseConfig(values: Readonly<Record<string, unknown>>): C;
+  /** Build the provider from the configuration; throw an Error naming the flag on bad input. */
+  buildProvider(config: C, context: BuildContext): KeyProvider | Promise<KeyProvider>;
   /** Extra subcommands (e.g. `rotate` of the local backend). */
   addCommands?(program: Command): void;
 }
 
 /** What else a backend may use while it is built. */
 export interface BuildContext {
+  readonly log: Logger;
   /** The plugin's metrics; a backend adds its own gauges with {@link PluginMetrics.backendGauge}. */
   readonly metrics: PluginMetrics;
 }
@@ -46,8 +50,11 @@ const EXIT = { ok: 0, failed: 1, config: 2 } as const;
  * configuration error exits 2, any other failure to start 1; a socket file removed or replaced
  * while serving exits 1, so that the supervisor starts a fresh plugin.
  */
-export async function runPluginCli(spec: PluginCliSpec, argv: readonly string[] = process.argv): Promise<void> {
-  const defs = [...COMMON_OPTIONS, ...spec.options];
+export async function runPluginCli<D extends OptionDecls, C>(
+  spec: PluginCliSpec<D, C>,
+  argv: readonly string[] = process.argv,
+): Promise<void> {
+  const defs = optionDefs({ ...COMMON_OPTIONS, ...spec.options });
   const program = new Command(spec.name)
     .description(spec.description)
     .version(versionLine(spec), '--version', 'print the version, commit, Node.js and backend SDK versions')
@@ -67,6 +74,15 @@ export async function runPluginCli(spec: PluginCliSpec, argv: readonly string[] 
     if (def.repeatable) option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
     program.addOption(option);
   }
+  program.enablePositionalOptions(); // a subcommand's flags are its own, not the server's
+  program
+    .command('config-schema')
+    .description('print the JSON Schema of the --config file (every option, its type, default and help)')
+    .action(() => {
+      process.stdout.write(
+        `${JSON.stringify(optionsJsonSchema({ ...COMMON_OPTIONS, ...spec.options }, `${spec.name} options`), null, 2)}\n`,
+      );
+    });
   spec.addCommands?.(program);
   program.action(async () => {
     // Exit explicitly: a provider's SDK may keep handles open after stop.
@@ -81,7 +97,7 @@ export async function runPluginCli(spec: PluginCliSpec, argv: readonly string[] 
   }
 }
 
-async function serve(spec: PluginCliSpec, defs: readonly OptionDef[], program: Command): Promise<number> {
+async function serve<D extends OptionDecls, C>(spec: PluginCliSpec<D, C>, defs: readonly OptionDef[], program: Command): Promise<number> {
   let values: RawValues;
   let log: Logger | undefined;
   let server: PluginServer | undefined;
@@ -98,7 +114,7 @@ async function serve(spec: PluginCliSpec, defs: readonly OptionDef[], program: C
     log = logger;
     routeWarningsTo(logger);
     const metrics = new PluginMetrics({ processMetrics: true });
-    const provider = await build(spec, values, logger, { metrics });
+    const provider = await build(spec, values, { log: logger, metrics });
     let onLost: (reason: string) => void = () => undefined;
     const lost = new Promise<string>((resolve) => (onLost = resolve));
     server = createPluginServer({
@@ -128,9 +144,9 @@ async function serve(spec: PluginCliSpec, defs: readonly OptionDef[], program: C
   }
 }
 
-async function build(spec: PluginCliSpec, values: RawValues, log: Logger, context: BuildContext): Promise<KeyProvider> {
+async function build<D extends OptionDecls, C>(spec: PluginCliSpec<D, C>, values: RawValues, context: BuildContext): Promise<KeyProvider> {
   try {
-    return await spec.buildProvider(values, log, context);
+    return await spec.buildProvider(spec.parseConfig(values), context);
   } catch (err) {
     if (ConfigError.is(err)) throw err;
     throw new ConfigError(err instanceof Error ? err.message : String(err), { cause: err });
@@ -138,7 +154,7 @@ async function build(spec: PluginCliSpec, values: RawValues, log: Logger, contex
 }
 
 /** "kms-plugin-aws 0.1.0 (commit 1a2b3c4d5e6f; @k8s-kms/core 0.1.0; @aws-sdk/client-kms 3.1162.0; node v24.11.1 linux/x64)" */
-function versionLine(spec: PluginCliSpec): string {
+function versionLine(spec: { name: string; version: string; components?: Readonly<Record<string, string>> }): string {
   const parts = [
     `commit ${buildCommit()}`,
     `@k8s-kms/core ${ownVersion(import.meta.url)}`,
