@@ -7,6 +7,7 @@ import {
   type ProviderDescription,
   type WrapOptions,
   type WrapWithKeyOptions,
+  wrappedKeyFraming,
 } from '@k8s-kms/core';
 import { RESERVED_CONTEXT_KEY } from './config.js';
 import { fromAwsError } from './errors.js';
@@ -21,8 +22,8 @@ export interface AwsKmsProviderOptions {
   readonly encryptionContext?: Readonly<Record<string, string>>;
 }
 
-/** First byte of what wrap returns: 0x01 ‖ u16 ARN length ‖ key ARN ‖ KMS CiphertextBlob. */
-const WRAP_FORMAT = 0x01;
+/** What wrap returns: 0x01 ‖ u16 ARN length ‖ key ARN ‖ KMS CiphertextBlob (test/vectors keep it readable). */
+const FRAMING = wrappedKeyFraming({ what: 'AWS wrapped key', format: 0x01, lengthBytes: 2 });
 const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[a-zA-Z0-9-]+$/;
 
 /**
@@ -80,10 +81,7 @@ export class AwsKmsProvider implements KeyProvider {
         { abortSignal: signal },
       );
       if (!out.CiphertextBlob) throw new KmsError('internal', 'AWS KMS Encrypt returned no ciphertext');
-      const arnBytes = Buffer.from(arn, 'utf8');
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(arnBytes.length);
-      return Buffer.concat([Buffer.of(WRAP_FORMAT), len, arnBytes, out.CiphertextBlob]);
+      return FRAMING.encode({ keyRef: arn, blob: out.CiphertextBlob });
     } catch (err) {
       throw fromAwsError('Encrypt', err);
     }
@@ -149,12 +147,8 @@ function accountScope(arn: string): string {
 }
 
 function decode(wrapped: Uint8Array): { arn: string; blob: Uint8Array } {
-  const buf = Buffer.from(wrapped);
-  const len = buf.length >= 3 ? buf.readUInt16BE(1) : 0;
-  if (buf[0] !== WRAP_FORMAT || len === 0 || buf.length <= 3 + len) {
-    throw new KmsError('corrupt-ciphertext', 'AWS wrapped key has an unknown format');
-  }
-  const arn = buf.subarray(3, 3 + len).toString('utf8');
+  const { keyRef, blob } = FRAMING.decode(wrapped);
+  const arn = keyRef.toString('utf8');
   if (!KEY_ARN.test(arn)) throw new KmsError('corrupt-ciphertext', 'AWS wrapped key names no valid key ARN');
-  return { arn, blob: buf.subarray(3 + len) };
+  return { arn, blob };
 }

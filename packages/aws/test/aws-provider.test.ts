@@ -3,7 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { DisableKeyCommand, EnableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { codeOf, InstrumentedProvider, startPlugin, type RunningPlugin } from '@k8s-kms/testkit';
 import { AwsKmsProvider, parseAwsConfig } from '../src/index.js';
-import { FakeKmsErrorServer } from './support/fake-kms-error-server.js';
+import { FakeKmsServer } from './support/fake-kms-server.js';
 import { Moto } from './support/moto.js';
 
 describe('the AWS KMS provider against moto', () => {
@@ -122,10 +122,10 @@ describe('the AWS KMS provider against moto', () => {
   });
 });
 
-describe('AWS errors, through the real SDK against FakeKmsErrorServer', () => {
-  let fake: FakeKmsErrorServer;
+describe('AWS errors, through the real SDK against FakeKmsServer', () => {
+  let fake: FakeKmsServer;
   beforeAll(async () => {
-    fake = await new FakeKmsErrorServer().start();
+    fake = await new FakeKmsServer().start();
   });
   afterAll(async () => fake.stop());
 
@@ -154,7 +154,7 @@ describe('AWS errors, through the real SDK against FakeKmsErrorServer', () => {
     ['KMSInternalException', 500, 'unavailable'],
     ['SomethingNew', 503, 'unavailable'],
   ])('maps %s (HTTP %d) to %s, naming it', async (type, httpStatus, errorClass) => {
-    fake.error = { type, status: httpStatus };
+    fake.answer = { error: type, status: httpStatus };
     const err = await providerFor(fake.endpoint)
       .unwrap(wrapped, { aad: Buffer.from('x'), signal })
       .catch((e: unknown) => e);
@@ -178,7 +178,7 @@ describe('AWS errors, through the real SDK against FakeKmsErrorServer', () => {
   });
 
   it('retries backend throttling and answers RESOURCE_EXHAUSTED when it persists', async () => {
-    fake.error = { type: 'ThrottlingException', status: 400 };
+    fake.answer = { error: 'ThrottlingException', status: 400 };
     const provider = new InstrumentedProvider(providerFor(fake.endpoint));
     const plugin = await startPlugin(provider, {
       kekMode: 'direct',

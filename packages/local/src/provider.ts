@@ -9,11 +9,12 @@ import {
   type ProviderDescription,
   type WrapOptions,
   type WrapWithKeyOptions,
+  wrappedKeyFraming,
 } from '@k8s-kms/core';
 import { KeyFileError, readKeyring, type KeyringKey } from './keyring.js';
 
-/** First byte of what this provider's wrap returns. */
-const WRAP_FORMAT = 0x01;
+/** What wrap returns: 0x01 ‖ u8 key id length ‖ key id ‖ AES-256-GCM box (test/vectors keep it readable). */
+const FRAMING = wrappedKeyFraming({ what: 'local wrapped key', format: 0x01, lengthBytes: 1 });
 const LABEL = Buffer.from('k8s-kms/local-provider/1\0', 'utf8');
 
 /**
@@ -52,23 +53,18 @@ export class LocalKeyProvider implements KeyProvider {
     const key = this.keys.find((k) => k.id === opts.key.id);
     if (!key) throw new KmsError('internal', 'the key version to wrap under is no longer in the keyring');
     const id = Buffer.from(key.id, 'ascii');
-    return Buffer.concat([Buffer.of(WRAP_FORMAT, id.length), id, seal(key.key, plaintext, aad(id, opts.aad))]);
+    return FRAMING.encode({ keyRef: id, blob: seal(key.key, plaintext, aad(id, opts.aad)) });
   }
 
   async unwrap(wrapped: Uint8Array, opts: WrapOptions): Promise<Uint8Array> {
-    const buf = Buffer.from(wrapped);
-    const idLength = buf[1] ?? 0;
-    if (buf[0] !== WRAP_FORMAT || idLength === 0 || buf.length < 2 + idLength) {
-      throw new KmsError('corrupt-ciphertext', 'local wrapped key has an unknown format');
-    }
-    const id = buf.subarray(2, 2 + idLength);
+    const { keyRef: id, blob } = FRAMING.decode(wrapped);
     let key = this.keys.find((k) => id.equals(Buffer.from(k.id, 'ascii')));
     if (!key) {
       await this.reload().catch(() => undefined); // a key added by another replica's rotate
       key = this.keys.find((k) => id.equals(Buffer.from(k.id, 'ascii')));
     }
     if (!key) throw new KmsError('corrupt-ciphertext', 'local wrapped key names a key version the keyring does not hold');
-    return open(key.key, buf.subarray(2 + idLength), aad(id, opts.aad), 'local wrapped key');
+    return open(key.key, blob, aad(id, opts.aad), 'local wrapped key');
   }
 
   private newest(): KeyringKey {

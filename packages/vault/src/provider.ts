@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   KmsError,
   type CallOptions,
@@ -7,6 +6,8 @@ import {
   type ProviderDescription,
   type WrapOptions,
   type WrapWithKeyOptions,
+  AadDigest,
+  wrappedKeyFraming,
 } from '@k8s-kms/core';
 import type { VaultAuth } from './auth.js';
 import { fromVaultError } from './errors.js';
@@ -34,8 +35,11 @@ const AEAD_TYPES = new Set(['aes128-gcm96', 'aes256-gcm96', 'chacha20-poly1305',
 /** Key types that encrypt at all. */
 const ENCRYPTING_TYPES = new Set([...AEAD_TYPES, 'rsa-2048', 'rsa-3072', 'rsa-4096']);
 
-/** First byte of what wrap returns; then the binding byte, the key name (u8 length) and transit's "vault:vN:…". */
-const WRAP_FORMAT = 0x01;
+/**
+ * What wrap returns: 0x01 ‖ binding byte ‖ u8 key name length ‖ key name ‖ transit's "vault:vN:…"
+ * (test/vectors keep it readable).
+ */
+const FRAMING = wrappedKeyFraming({ what: 'Vault wrapped key', format: 0x01, headerBytes: 1, lengthBytes: 1 });
 /**
  * How the AAD is bound, chosen by the key's type (associated_data is checked against it on unwrap,
  * so the byte cannot be changed to skip a check). Every call also sends SHA-256(aad) as the
@@ -110,17 +114,16 @@ export class VaultTransitProvider implements KeyProvider {
     const facts = this.facts.get(keyName);
     if (!version || !facts) throw new KmsError('internal', 'wrap called with a key version this provider did not report');
     const binding = bindingOf(facts);
-    const digest = sha256(aad);
+    const digest = AadDigest.of(aad);
     const body: Record<string, unknown> = {
-      plaintext: Buffer.from(binding === BIND_DIGEST_PREFIX ? Buffer.concat([digest, plaintext]) : plaintext).toString('base64'),
+      plaintext: Buffer.from(binding === BIND_DIGEST_PREFIX ? AadDigest.bind(aad, plaintext) : plaintext).toString('base64'),
       key_version: Number(version),
       ...bindingFields(binding, aad, digest),
     };
     const out = await this.call('encrypt', signal, (token) => this.opts.http.write(`${mount}/encrypt/${keyName}`, body, { token, signal }));
     const ciphertext = (out.data as { ciphertext?: string } | undefined)?.ciphertext;
     if (!ciphertext) throw new KmsError('internal', 'Vault encrypt returned no ciphertext');
-    const name = Buffer.from(keyName, 'utf8');
-    return Buffer.concat([Buffer.of(WRAP_FORMAT, binding, name.length), name, Buffer.from(ciphertext, 'utf8')]);
+    return FRAMING.encode({ header: Buffer.of(binding), keyRef: keyName, blob: Buffer.from(ciphertext, 'utf8') });
   }
 
   async unwrap(wrapped: Uint8Array, { aad, signal }: WrapOptions): Promise<Uint8Array> {
@@ -134,18 +137,13 @@ export class VaultTransitProvider implements KeyProvider {
     if (binding === BIND_ASSOCIATED_DATA && !(await this.isAead(keyName, signal))) {
       throw new KmsError('corrupt-ciphertext', 'Vault wrapped key: its binding does not match the key type');
     }
-    const digest = sha256(aad);
-    const body = { ciphertext, ...bindingFields(binding, aad, digest) };
+    const body = { ciphertext, ...bindingFields(binding, aad, AadDigest.of(aad)) };
     const path = `${this.opts.mount}/decrypt/${keyName}`;
     const out = await this.call('decrypt', signal, (token) => this.opts.http.write(path, body, { token, signal }));
     const encoded = (out.data as { plaintext?: string } | undefined)?.plaintext;
     if (typeof encoded !== 'string') throw new KmsError('internal', 'Vault decrypt returned no plaintext');
     const plaintext = Buffer.from(encoded, 'base64');
-    if (binding !== BIND_DIGEST_PREFIX) return plaintext;
-    if (plaintext.length <= digest.length || !timingSafeEqual(plaintext.subarray(0, digest.length), digest)) {
-      throw new KmsError('corrupt-ciphertext', 'Vault decrypt: the wrapped key belongs to other data (AAD digest mismatch)');
-    }
-    return plaintext.subarray(digest.length);
+    return binding === BIND_DIGEST_PREFIX ? AadDigest.open(aad, plaintext, 'Vault decrypt') : plaintext;
   }
 
   async close(): Promise<void> {
@@ -203,24 +201,14 @@ function bindingFields(binding: number, aad: Uint8Array, digest: Buffer): Record
   };
 }
 
-function sha256(data: Uint8Array): Buffer {
-  return createHash('sha256').update(data).digest();
-}
-
 function decode(wrapped: Uint8Array): { keyName: string; binding: number; ciphertext: string } {
-  const buf = Buffer.from(wrapped);
-  const binding = buf[1] ?? 0;
-  const nameLength = buf[2] ?? 0;
-  if (
-    buf[0] !== WRAP_FORMAT ||
-    (binding !== BIND_ASSOCIATED_DATA && binding !== BIND_DIGEST_PREFIX) ||
-    nameLength === 0 ||
-    buf.length <= 3 + nameLength
-  ) {
+  const { header, keyRef, blob } = FRAMING.decode(wrapped);
+  const binding = header[0] ?? 0;
+  if (binding !== BIND_ASSOCIATED_DATA && binding !== BIND_DIGEST_PREFIX) {
     throw new KmsError('corrupt-ciphertext', 'Vault wrapped key has an unknown format');
   }
-  const keyName = buf.subarray(3, 3 + nameLength).toString('utf8');
-  const ciphertext = buf.subarray(3 + nameLength).toString('utf8');
+  const keyName = keyRef.toString('utf8');
+  const ciphertext = blob.toString('utf8');
   // Only the canonical spelling transit itself writes: Vault reads "v0" and "v01" as version 1 and
   // ignores stray base64 bits, so any other spelling would be a changed ciphertext that still opens.
   const body = /^vault:v[1-9]\d{0,9}:([A-Za-z0-9+/]+={0,2})$/.exec(ciphertext)?.[1];
