@@ -1,4 +1,4 @@
-import { KmsError, needs } from './errors.js';
+import { needs } from './errors.js';
 import { MAX_KEY_ID_BYTES } from './key-id.js';
 
 /**
@@ -75,20 +75,4 @@ export function checkEncryptResponse(
   checkKeyId(resp.keyId);
   needs(resp.keyId === statusKeyId, 'internal', "refusing to return a key_id that differs from Status's");
   checkAnnotations(resp.annotations, 'internal');
-}
-
-/**
- * Remembers which key version each key_id stood for, so a key_id is never handed out for two
- * different key versions (kube-apiserver would then try the wrong key for old data).
- */
-export class KeyIdRegistry {
-  private readonly seen = new Map<string, string>();
-
-  remember(keyId: string, versionId: string): void {
-    const known = this.seen.get(keyId);
-    if (known !== undefined && known !== versionId) {
-      throw new KmsError('internal', 'key_id collision: two backend key versions map to one key_id');
-    }
-    this.seen.set(keyId, versionId);
-  }
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { needs } from './errors.js';
+import { checkKind } from './provider-guard.js';
 
 /** kube-apiserver rejects a key_id longer than 1 KiB. */
 export const MAX_KEY_ID_BYTES = 1024;
@@ -11,7 +12,7 @@ export const MAX_KEY_ID_BYTES = 1024;
  * kube-apiserver re-seeds only when the backend key really rotates.
  */
 export function deriveKeyId(kind: string, versionId: string): string {
-  needs(/^[a-z0-9][a-z0-9-]{0,62}$/.test(kind), 'internal', 'provider kind must be a short lowercase name');
+  checkKind(kind);
   needs(versionId.length > 0, 'internal', 'provider returned an empty key version id');
   const digest = createHash('sha256').update('k8s-kms/key-id/v1\0').update(kind).update('\0').update(versionId).digest();
   return `${kind}:${digest.subarray(0, 24).toString('base64url')}`;

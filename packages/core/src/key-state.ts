@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Backend } from './backend.js';
 import { KmsError } from './errors.js';
 import { deriveKeyId } from './key-id.js';
-import { checkKeyId, KeyIdRegistry } from './contract-guard.js';
+import { checkKeyId } from './contract-guard.js';
+import { KeyIdRegistry } from './provider-guard.js';
 import type { KeyVersion } from './provider.js';
 
 /** The backend key that encrypts now, as last seen by the refresher. */

@@ -105,7 +105,7 @@ export function createPluginServer(opts: PluginServerOptions): PluginServer {
   };
   const backend = new Backend(opts.provider, new RemotePolicy(remote, observer));
 
-  const cache = new KekCache(opts.kekCacheSize ?? 1000, (wrapped) => backend.unwrap(wrapped, Aad.localKek), metrics.kekCache);
+  const cache = new KekCache(opts.kekCacheSize ?? 1000, (wrapped) => backend.unwrapKek(wrapped, Aad.localKek), metrics.kekCache);
   const keks = new LocalKekManager(
     { ...DEFAULT_KEK_LIMITS, ...opts.kekLimits },
     (kek, key) => backend.wrap(kek, key.version, Aad.localKek),

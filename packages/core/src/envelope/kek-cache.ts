@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { raceAbort } from '../abortable.js';
 import { KmsError } from '../errors.js';
-import { KEY_BYTES } from './aead.js';
 
 /** Counts the cache reports (metrics wires these to prom-client). */
 export interface KekCacheEvents {
@@ -92,9 +91,6 @@ export class KekCache {
     let kek: Buffer;
     try {
       kek = Buffer.from(await this.unwrap(wrapped));
-      if (kek.length !== KEY_BYTES) {
-        throw new KmsError('corrupt-ciphertext', `unwrapped local KEK has ${kek.length} bytes, expected ${KEY_BYTES}`);
-      }
     } catch (err) {
       if (KmsError.is(err) && err.errorClass === 'corrupt-ciphertext' && generation === this.generation) {
         this.refusedRecently.set(id, err);
