@@ -7,7 +7,7 @@ import type { AwsConfig } from './config.js';
  * IRSA, container, IMDS), optionally assuming --role-arn on top. The SDK's own retries are off
  * (maxAttempts 1): core's remote call policy is the one retry layer, with its deadline and breaker.
  */
-export async function createKmsClient(config: AwsConfig): Promise<KMSClient> {
+export async function createAwsKmsClient(config: AwsConfig): Promise<KMSClient> {
   const region = config.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
   const credentials = config['role-arn']
     ? fromTemporaryCredentials({

@@ -3,5 +3,5 @@ export { AwsKmsProvider } from './provider.js';
 export type { AwsKmsProviderOptions } from './provider.js';
 export { AWS_OPTIONS, parseAwsConfig, RESERVED_CONTEXT_KEY } from './config.js';
 export type { AwsConfig } from './config.js';
-export { createKmsClient } from './client.js';
+export { createAwsKmsClient } from './client.js';
 export { fromAwsError } from './errors.js';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { installedVersion, runPluginCli } from '@k8s-kms/core';
-import { createKmsClient } from './client.js';
+import { createAwsKmsClient } from './client.js';
 import { AWS_OPTIONS, parseAwsConfig } from './config.js';
 import { AwsKmsProvider } from './provider.js';
 
@@ -16,7 +16,7 @@ await runPluginCli({
   parseConfig: parseAwsConfig,
   async buildProvider(config) {
     return new AwsKmsProvider({
-      client: await createKmsClient(config),
+      client: await createAwsKmsClient(config),
       key: config.key,
       decryptKeys: config['decrypt-key'],
       encryptionContext: config['encryption-context'],

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createKmsClient } from '@k8s-kms/core';
+import { createPluginClient } from '@k8s-kms/core';
 import { Moto, MOTO_SECRET } from './support/moto.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'kms-plugin-aws.js');
@@ -20,7 +20,7 @@ async function withPlugin(
   name: string,
   extraArgs: string[],
   extraEnv: NodeJS.ProcessEnv,
-  use: (client: ReturnType<typeof createKmsClient>) => Promise<void>,
+  use: (client: ReturnType<typeof createPluginClient>) => Promise<void>,
   existingAlias?: string,
 ): Promise<{ output: string; exitCode: number | null }> {
   const alias = existingAlias ?? `alias/k8s-kms-${name}`;
@@ -45,7 +45,7 @@ async function withPlugin(
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   try {
     for (let i = 0; i < 200 && !(await stat(sock).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 50));
-    const client = createKmsClient(`unix://${sock}`);
+    const client = createPluginClient(`unix://${sock}`);
     try {
       await use(client);
     } finally {
@@ -124,7 +124,7 @@ describe('the kms-plugin-aws binary', () => {
   });
 
   it('binds the same encryption context whether it is given as a flag, repeated flags or the environment', async () => {
-    let written: Awaited<ReturnType<ReturnType<typeof createKmsClient>['encrypt']>> | undefined;
+    let written: Awaited<ReturnType<ReturnType<typeof createPluginClient>['encrypt']>> | undefined;
     await withPlugin(moto, dir, 'context', ['--encryption-context', 'cluster=prod,team=kms'], {}, async (client) => {
       written = await client.encrypt(Buffer.alloc(32, 4));
     });

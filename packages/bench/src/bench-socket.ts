@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { createKmsClient, type KmsClient } from '@k8s-kms/core';
+import { createPluginClient, type PluginClient } from '@k8s-kms/core';
 
 /**
  * Drives Encrypt and Decrypt over the plugin's socket at several concurrencies, for the local-KEK
@@ -120,17 +120,17 @@ async function drive(concurrency: number, op: (i: number) => Promise<unknown>): 
 
 async function measure(mode: string, concurrency: number): Promise<Cell[]> {
   const server = await startServer(mode);
-  const client: KmsClient = createKmsClient(server.socket, { timeoutMs: 30_000 });
+  const client: PluginClient = createPluginClient(server.socket, { timeoutMs: 30_000 });
   try {
     await client.encrypt(randomBytes(32)); // warm up: first local KEK, connections
-    const written: Awaited<ReturnType<KmsClient['encrypt']>>[] = [];
+    const written: Awaited<ReturnType<PluginClient['encrypt']>>[] = [];
     const cells: Cell[] = [];
     for (const op of ['Encrypt', 'Decrypt'] as const) {
       const before = await backendCalls(server.health);
       const latencies =
         op === 'Encrypt'
           ? await drive(concurrency, async () => written.push(await client.encrypt(randomBytes(32))))
-          : await drive(concurrency, (i) => client.decrypt(written[i % written.length] as Parameters<KmsClient['decrypt']>[0]));
+          : await drive(concurrency, (i) => client.decrypt(written[i % written.length] as Parameters<PluginClient['decrypt']>[0]));
       const calls = (await backendCalls(server.health)) - before;
       cells.push({
         mode,
@@ -158,7 +158,7 @@ async function measure(mode: string, concurrency: number): Promise<Cell[]> {
  */
 async function statusCost(): Promise<{ per1000Status: number; refreshPerHour: number }> {
   const idle = await startServer('local', 60_000);
-  const client = createKmsClient(idle.socket);
+  const client = createPluginClient(idle.socket);
   let per1000Status: number;
   try {
     await client.status();

@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
-import { createKmsClient } from '@k8s-kms/core';
+import { createPluginClient } from '@k8s-kms/core';
 import { RawGrpcClient, type RawRequest } from '@k8s-kms/testkit';
 import { localPluginArgs, pluginBinary, startPluginProcess } from './plugin-process.js';
 
@@ -38,7 +38,7 @@ const flip = (b: Buffer): Buffer => {
 };
 
 const plugin = await startPluginProcess(pluginBinary('local'), await localPluginArgs());
-const client = createKmsClient(`unix://${plugin.socketPath}`);
+const client = createPluginClient(`unix://${plugin.socketPath}`);
 const seed = randomBytes(32);
 const enc = await client.encrypt(seed);
 // A valid v2 DecryptRequest, encoded by hand from the proto (fields 1 ciphertext, 2 uid, 3 key_id, 4 annotations).

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { createKmsClient } from '@k8s-kms/core';
+import { createPluginClient } from '@k8s-kms/core';
 import { pluginBinary, startPluginProcess } from './plugin-process.js';
 
 /**
@@ -93,7 +93,7 @@ try {
       ['--key', alias, '--endpoint', `http://127.0.0.1:${proxy.port}`, '--region', 'us-east-1', '--kek-mode', mode],
       { AWS_ACCESS_KEY_ID: 'recovery', AWS_SECRET_ACCESS_KEY: 'recovery' },
     );
-    const client = createKmsClient(`unix://${plugin.socketPath}`, { timeoutMs: 3000 });
+    const client = createPluginClient(`unix://${plugin.socketPath}`, { timeoutMs: 3000 });
     await client.decrypt(await client.encrypt(randomBytes(32)));
     const healthz = async () => (await fetch(`http://${plugin.health}/healthz`)).status;
     const breakerOpen = async () =>

@@ -1,7 +1,7 @@
 import { connect, constants } from 'node:http2';
 import { connect as connectUnix } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { createKmsClient } from '@k8s-kms/core';
+import { createPluginClient } from '@k8s-kms/core';
 import { localPluginArgs, pluginBinary, startPluginProcess } from './plugin-process.js';
 
 /**
@@ -20,7 +20,7 @@ const concurrency = Number(arg('concurrency', '256'));
 const rounds = Number(arg('rounds', '4'));
 
 const plugin = await startPluginProcess(pluginBinary('local'), await localPluginArgs());
-const client = createKmsClient(`unix://${plugin.socketPath}`, { timeoutMs: 60_000 });
+const client = createPluginClient(`unix://${plugin.socketPath}`, { timeoutMs: 60_000 });
 await client.status();
 const idle = await plugin.peakRssMiB();
 

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createKmsClient, type KmsClient } from '@k8s-kms/core';
+import { createPluginClient, type PluginClient } from '@k8s-kms/core';
 import { freePort, OpenBao } from '@k8s-kms/testkit/openbao';
 
 /**
@@ -52,7 +52,7 @@ async function requestsDuring(work: () => Promise<unknown>): Promise<{ n: number
   return { n: total(after) - total(before), paths: delta.map(([p, n]) => `${p}×${n}`).join(', ') || '-' };
 }
 
-async function startPlugin(args: string[]): Promise<{ client: KmsClient; child: ChildProcess; stop(): Promise<void> }> {
+async function startPlugin(args: string[]): Promise<{ client: PluginClient; child: ChildProcess; stop(): Promise<void> }> {
   const sock = join(dir, `p${randomBytes(4).toString('hex')}.sock`);
   const health = `127.0.0.1:${await freePort()}`;
   const child = spawn(
@@ -84,7 +84,7 @@ async function startPlugin(args: string[]): Promise<{ client: KmsClient; child: 
     if (i > 300) throw new Error('kms-plugin-vault did not become ready');
     await new Promise((r) => setTimeout(r, 50));
   }
-  const client = createKmsClient(`unix://${sock}`, { timeoutMs: 10_000 });
+  const client = createPluginClient(`unix://${sock}`, { timeoutMs: 10_000 });
   return {
     client,
     child,
@@ -109,7 +109,7 @@ if (!plugin) throw new Error('unreachable');
 const local = plugin;
 row('start-up (token lookup, key read, fingerprint)', startup, 1);
 row('Status', await requestsDuring(async () => Promise.all(Array.from({ length: calls }, () => local.client.status()))), calls);
-const written: Awaited<ReturnType<KmsClient['encrypt']>>[] = [];
+const written: Awaited<ReturnType<PluginClient['encrypt']>>[] = [];
 row(
   'Encrypt, local KEK (one wrap per new local KEK)',
   await requestsDuring(async () => {
@@ -139,14 +139,14 @@ await fresh.stop();
 const again = await startPlugin([]);
 row(
   'Decrypt, uncached: the first call alone',
-  await requestsDuring(() => again.client.decrypt(written[0] as Parameters<KmsClient['decrypt']>[0])),
+  await requestsDuring(() => again.client.decrypt(written[0] as Parameters<PluginClient['decrypt']>[0])),
   1,
 );
 await again.stop();
 
 // Direct mode: every Encrypt and Decrypt is one transit call.
 const direct = await startPlugin(['--kek-mode', 'direct']);
-const directWritten: Awaited<ReturnType<KmsClient['encrypt']>>[] = [];
+const directWritten: Awaited<ReturnType<PluginClient['encrypt']>>[] = [];
 row(
   'Encrypt, direct mode',
   await requestsDuring(async () => {

@@ -49,7 +49,13 @@ export type ProviderDescription = Readonly<Record<string, string | number | bool
 
 /** What a backend implements. */
 export interface KeyProvider {
-  /** Short backend name, e.g. "local", "aws-kms". Appears in key_ids, logs and metrics. */
+  /**
+   * Short backend name, e.g. "local", "aws-kms". It is hashed into every key_id kube-apiserver
+   * stores with each object, so **never change a released backend's kind**: a new kind means new
+   * key_ids, and kube-apiserver re-seeds as after a rotation. The kinds of all six backends are fixed
+   * in docs/backend-guide.md (local, aws-kms, vault-transit, gcp-kms, azure-keyvault, akeyless).
+   * Also in logs and as a metric label.
+   */
   readonly kind: string;
   /** The key version new data is wrapped under. Cheap; called by the background refresher. */
   currentKey(opts: CallOptions): Promise<KeyVersion>;

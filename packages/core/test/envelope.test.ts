@@ -96,7 +96,7 @@ describe('the local KEK envelope', () => {
     const enc = await direct.client.encrypt(Buffer.alloc(32, 4));
     expect(enc.annotations).toEqual({});
     expect(await direct.client.decrypt(enc)).toEqual(Buffer.alloc(32, 4));
-    expect(provider.calls).toEqual({ currentKey: 0, wrap: 1, unwrap: 1 });
+    expect(provider.calls).toEqual({ 'current-key': 0, wrap: 1, unwrap: 1 });
     expect(await direct.client.decrypt(old)).toEqual(Buffer.alloc(32, 9));
   });
 });

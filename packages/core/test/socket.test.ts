@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import { codeOf, InstrumentedProvider, LogCapture } from '@k8s-kms/testkit';
 import { waitFor } from '@k8s-kms/testkit';
-import { ConfigError, createKmsClient, createLogger, createPluginServer, type PluginServer } from '../src/index.js';
+import { ConfigError, createPluginClient, createLogger, createPluginServer, type PluginServer } from '../src/index.js';
 import { FakeMemoryProvider } from './support/fake-memory-provider.js';
 
 describe('the socket server', () => {
@@ -54,7 +54,7 @@ describe('the socket server', () => {
     expect((await stat(path)).isSocket()).toBe(true);
     server = make(`unix://${path}`);
     await server.start();
-    const client = createKmsClient(server.socketAddress);
+    const client = createPluginClient(server.socketAddress);
     expect((await client.status()).healthz).toBe('ok');
     client.close();
   });
@@ -156,7 +156,7 @@ describe('the socket server', () => {
     const line = logs.text.split('\n').find((l) => l.includes('abstract socket')) ?? '';
     expect(line.match(/"name":/g)).toHaveLength(1); // the logger's name only, not a second key of the same name
     expect(JSON.parse(line)).toMatchObject({ level: 'warn', abstractName: name });
-    const client = createKmsClient(`unix:///@${name}`);
+    const client = createPluginClient(`unix:///@${name}`);
     expect((await client.status()).version).toBe('v2');
     client.close();
   });
@@ -169,7 +169,7 @@ describe('the socket server', () => {
   it('turns v1beta1 off with disableV1', async () => {
     server = make(`unix://${dir}/v2only.sock`, { disableV1: true });
     await server.start();
-    const client = createKmsClient(server.socketAddress);
+    const client = createPluginClient(server.socketAddress);
     expect(await codeOf(client.v1Version())).toBe(status.UNIMPLEMENTED);
     expect((await client.status()).healthz).toBe('ok');
     client.close();
@@ -179,7 +179,7 @@ describe('the socket server', () => {
     const provider = new InstrumentedProvider(new FakeMemoryProvider());
     server = make(`unix://${dir}/drain.sock`, { provider });
     await server.start();
-    const client = createKmsClient(server.socketAddress);
+    const client = createPluginClient(server.socketAddress);
     provider.latencyMs = 300; // the first Encrypt wraps a new local KEK: one slow backend call
     const inFlight = client.encrypt(Buffer.alloc(32, 5));
     await new Promise((r) => setTimeout(r, 50));
@@ -197,7 +197,7 @@ describe('the socket server', () => {
     const path = `${dir}/handover.sock`;
     const old = make(`unix://${path}`, { provider });
     await old.start();
-    const client = createKmsClient(old.socketAddress);
+    const client = createPluginClient(old.socketAddress);
     provider.latencyMs = 400;
     const inFlight = client.encrypt(Buffer.alloc(32, 1));
     await new Promise((r) => setTimeout(r, 50));
@@ -208,7 +208,7 @@ describe('the socket server', () => {
     await inFlight;
     await stopping;
     client.close();
-    const next = createKmsClient(server.socketAddress);
+    const next = createPluginClient(server.socketAddress);
     expect((await next.status()).healthz).toBe('ok');
     next.close();
   });
@@ -218,7 +218,7 @@ describe('the socket server', () => {
     server = make(`unix://${dir}/deadline.sock`, { provider });
     await server.start();
     provider.latencyMs = 500;
-    const impatient = createKmsClient(server.socketAddress, { timeoutMs: 100 });
+    const impatient = createPluginClient(server.socketAddress, { timeoutMs: 100 });
     expect(await codeOf(impatient.encrypt(Buffer.alloc(32)))).toBe(status.DEADLINE_EXCEEDED);
     impatient.close();
     await new Promise((r) => setTimeout(r, 600));
@@ -235,7 +235,7 @@ describe('the socket server', () => {
       logger: createLogger({ level: 'trace', name: 't', destination: logs }),
     });
     await server.start();
-    const client = createKmsClient(server.socketAddress);
+    const client = createPluginClient(server.socketAddress);
     const seed = Buffer.from('0123456789abcdef0123456789abcdef');
     const enc = await client.encrypt(seed, 'uid-encrypt-1');
     await client.decrypt({ ...enc, uid: 'uid-decrypt-1' });

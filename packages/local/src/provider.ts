@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
 import {
   KmsError,
-  open,
-  seal,
+  openAes256Gcm,
+  sealAes256Gcm,
   type CallOptions,
   type KeyProvider,
   type KeyVersion,
@@ -53,7 +53,7 @@ export class LocalKeyProvider implements KeyProvider {
     const key = this.keys.find((k) => k.id === opts.key.id);
     if (!key) throw new KmsError('internal', 'the key version to wrap under is no longer in the keyring');
     const id = Buffer.from(key.id, 'ascii');
-    return FRAMING.encode({ keyRef: id, blob: seal(key.key, plaintext, aad(id, opts.aad)) });
+    return FRAMING.encode({ keyRef: id, blob: sealAes256Gcm(key.key, plaintext, aad(id, opts.aad)) });
   }
 
   async unwrap(wrapped: Uint8Array, opts: WrapOptions): Promise<Uint8Array> {
@@ -64,7 +64,7 @@ export class LocalKeyProvider implements KeyProvider {
       key = this.keys.find((k) => id.equals(Buffer.from(k.id, 'ascii')));
     }
     if (!key) throw new KmsError('corrupt-ciphertext', 'local wrapped key names a key version the keyring does not hold');
-    return open(key.key, blob, aad(id, opts.aad), 'local wrapped key');
+    return openAes256Gcm(key.key, blob, aad(id, opts.aad), 'local wrapped key');
   }
 
   private newest(): KeyringKey {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { createKmsClient } from '@k8s-kms/core';
+import { createPluginClient } from '@k8s-kms/core';
 import { waitFor } from '@k8s-kms/testkit';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'kms-plugin-local.js');
@@ -181,7 +181,7 @@ describe('the kms-plugin-local binary', () => {
       const args = ['--key-file', join(keys, 'k.json'), '--listen-addr', `unix://${sock}`, '--health-addr', 'off'];
       const c = start(args, {}, restricted('read-only-dir', keys, args));
       await socketUp(sock).catch(() => expect(output).toBe('a running plugin'));
-      const client = createKmsClient(`unix://${sock}`);
+      const client = createPluginClient(`unix://${sock}`);
       expect((await client.status()).healthz).toBe('ok');
       client.close();
       c.kill('SIGTERM');
@@ -217,7 +217,7 @@ describe('the kms-plugin-local binary', () => {
     const c = start(['--config', config, '--socket-mode', '0640'], { KMS_PLUGIN_LISTEN_ADDR: `unix://${dir}/env.sock` });
     await socketUp(join(dir, 'env.sock'));
     expect((await stat(join(dir, 'env.sock'))).mode & 0o777).toBe(0o640); // flag beats file
-    const client = createKmsClient(`unix://${dir}/env.sock`); // env beats file
+    const client = createPluginClient(`unix://${dir}/env.sock`); // env beats file
     expect((await client.status()).version).toBe('v2beta1'); // file beats default
     client.close();
     c.kill('SIGTERM');
@@ -259,7 +259,7 @@ describe('the kms-plugin-local binary', () => {
     const sock = join(dir, 's.sock');
     const c = start(['--key-file', keyFile, '--listen-addr', `unix://${sock}`, '--health-addr', 'off']);
     await socketUp(sock);
-    const client = createKmsClient(`unix://${sock}`);
+    const client = createPluginClient(`unix://${sock}`);
     const enc = await client.encrypt(Buffer.alloc(32, 1));
     expect(await client.decrypt(enc)).toEqual(Buffer.alloc(32, 1));
     client.close();
@@ -327,7 +327,7 @@ describe('the kms-plugin-local binary', () => {
   it('uses a key added by `rotate` from its next refresh, without a restart, and reads older data', async () => {
     const sock = join(dir, 's.sock');
     start(['--key-file', keyFile, '--listen-addr', `unix://${sock}`, '--health-addr', '127.0.0.1:0', '--refresh-interval', '200ms']);
-    const client = createKmsClient(`unix://${sock}`);
+    const client = createPluginClient(`unix://${sock}`);
     const first = await waitFor(() => client.status(), 'Status');
     const old = await client.encrypt(Buffer.alloc(32, 7));
     const rotate = runToExit(['rotate', '--key-file', keyFile]);

@@ -4,7 +4,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { createKmsClient } from '@k8s-kms/core';
+import { createPluginClient } from '@k8s-kms/core';
 import { waitFor } from '@k8s-kms/testkit';
 import { optionDefs } from '@k8s-kms/core';
 import { LOCAL_OPTIONS } from '../src/index.js';
@@ -43,7 +43,7 @@ describe('the READMEs on running kms-plugin-local', () => {
     const child = spawn('bash', ['-c', `exec ${serve}`], { cwd: ROOT, stdio: 'ignore' });
     try {
       await waitFor(async () => ((await stat(sock)).isSocket() ? true : undefined), 'the socket');
-      const client = createKmsClient(`unix://${sock}`);
+      const client = createPluginClient(`unix://${sock}`);
       expect((await client.status()).healthz).toBe('ok');
       client.close();
       child.kill('SIGTERM');

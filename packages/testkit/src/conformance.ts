@@ -166,8 +166,8 @@ export function describeConformance(target: ConformanceTarget): void {
       const enc = await plugin.client.encrypt(fresh());
       const before = provider.aborted;
       provider.latencyMs = 2000;
-      const { createKmsClient } = await import('@k8s-kms/core');
-      const impatient = createKmsClient(plugin.server.socketAddress, { timeoutMs: 200 });
+      const { createPluginClient } = await import('@k8s-kms/core');
+      const impatient = createPluginClient(plugin.server.socketAddress, { timeoutMs: 200 });
       try {
         // An annotation nobody has unwrapped yet (or a direct ciphertext) forces a backend call.
         const cold =

@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
-  createKmsClient,
+  createPluginClient,
   createLogger,
   createPluginServer,
   type KeyProvider,
-  type KmsClient,
+  type PluginClient,
   type PluginServer,
   type PluginServerOptions,
 } from '@k8s-kms/core';
@@ -24,7 +24,7 @@ export class LogCapture extends Writable {
 /** A plugin served on a real socket in a temp dir, with a real gRPC client and captured logs. */
 export interface RunningPlugin {
   readonly server: PluginServer;
-  readonly client: KmsClient;
+  readonly client: PluginClient;
   readonly socketPath: string;
   readonly logs: LogCapture;
   stop(): Promise<void>;
@@ -45,7 +45,7 @@ export async function startPlugin(
     ...opts,
   });
   await server.start();
-  const client = createKmsClient(server.socketAddress, { timeoutMs: 10_000 });
+  const client = createPluginClient(server.socketAddress, { timeoutMs: 10_000 });
   return {
     server,
     client,

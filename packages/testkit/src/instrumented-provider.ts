@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CallOptions, KeyProvider, KeyVersion, KmsError, WrapOptions, WrapWithKeyOptions } from '@k8s-kms/core';
+import type { BackendOperation, CallOptions, KeyProvider, KeyVersion, KmsError, WrapOptions, WrapWithKeyOptions } from '@k8s-kms/core';
 
-export type Operation = 'currentKey' | 'wrap' | 'unwrap';
+/** The operations counted, named as core's metrics name them. */
+export type Operation = BackendOperation;
 
 /**
  * Wraps a real provider to count its calls, add latency, and inject failures: the tests' and
@@ -9,7 +10,7 @@ export type Operation = 'currentKey' | 'wrap' | 'unwrap';
  * failed on purpose reaches the real provider.
  */
 export class InstrumentedProvider implements KeyProvider {
-  readonly calls: Record<Operation, number> = { currentKey: 0, wrap: 0, unwrap: 0 };
+  readonly calls: Record<Operation, number> = { 'current-key': 0, wrap: 0, unwrap: 0 };
   /** Signals seen by calls that were aborted while running. */
   aborted = 0;
   /** Added to every call, in milliseconds. */
@@ -37,15 +38,15 @@ export class InstrumentedProvider implements KeyProvider {
   }
 
   reset(): void {
-    this.calls.currentKey = this.calls.wrap = this.calls.unwrap = 0;
+    this.calls['current-key'] = this.calls.wrap = this.calls.unwrap = 0;
   }
 
   total(): number {
-    return this.calls.currentKey + this.calls.wrap + this.calls.unwrap;
+    return this.calls['current-key'] + this.calls.wrap + this.calls.unwrap;
   }
 
   currentKey(opts: CallOptions): Promise<KeyVersion> {
-    return this.run('currentKey', opts.signal, () => this.inner.currentKey(opts));
+    return this.run('current-key', opts.signal, () => this.inner.currentKey(opts));
   }
 
   wrap(plaintext: Uint8Array, opts: WrapWithKeyOptions): Promise<Uint8Array> {

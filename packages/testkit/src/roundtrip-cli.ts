@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { createKmsClient } from '@k8s-kms/core';
+import { createPluginClient } from '@k8s-kms/core';
 
 /**
  * kms-roundtrip unix:///path.sock — one Status/Encrypt/Decrypt through KMS v2 and one
@@ -11,7 +11,7 @@ if (!address) {
   process.stderr.write('usage: kms-roundtrip unix:///path/to/socket.sock\n');
   process.exit(2);
 }
-const client = createKmsClient(address);
+const client = createPluginClient(address);
 try {
   const status = await client.status();
   process.stdout.write(`v2 Status:   version=${status.version} healthz=${status.healthz} key_id=${status.keyId}\n`);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createKmsClient, type KmsClient } from '@k8s-kms/core';
+import { createPluginClient, type PluginClient } from '@k8s-kms/core';
 import { waitFor } from '@k8s-kms/testkit';
 import { freePort, OpenBao, OPENBAO_ROOT_TOKEN } from '@k8s-kms/testkit/openbao';
 
@@ -43,7 +43,7 @@ function runToExit(args: string[], env: NodeJS.ProcessEnv = {}) {
 
 interface Running {
   child: ChildProcess;
-  client: KmsClient;
+  client: PluginClient;
   health: string;
   output: () => string;
   stop(): Promise<number | null>;
@@ -81,7 +81,7 @@ async function startPlugin(name: string, args: string[]): Promise<Running> {
     child.kill('SIGKILL');
     throw new Error(`kms-plugin-vault did not start (${started}):\n${output}`);
   }
-  const client = createKmsClient(`unix://${sock}`, { timeoutMs: 10_000 });
+  const client = createPluginClient(`unix://${sock}`, { timeoutMs: 10_000 });
   return {
     child,
     client,
@@ -157,7 +157,7 @@ describe('the kms-plugin-vault binary', () => {
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     await waitFor(async () => ((await stat(sock)).isSocket() ? true : undefined), 'the socket');
-    const client = createKmsClient(`unix://${sock}`);
+    const client = createPluginClient(`unix://${sock}`);
     const status = await waitFor(async () => {
       const s = await client.status();
       return s.keyId ? s : undefined;

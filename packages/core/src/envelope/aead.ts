@@ -9,7 +9,7 @@ export const KEY_BYTES = 32;
 export const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES;
 
 /** Seal `plaintext` under a 256-bit key: returns nonce ‖ ciphertext ‖ tag. */
-export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
+export function sealAes256Gcm(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Buffer {
   const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);
@@ -18,10 +18,10 @@ export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): B
 }
 
 /**
- * Open a box made by {@link seal}. Any change to the box, the key or the AAD fails with
+ * Open a box made by {@link sealAes256Gcm}. Any change to the box, the key or the AAD fails with
  * `corrupt-ciphertext`; no partial plaintext is ever returned.
  */
-export function open(key: Uint8Array, box: Uint8Array, aad: Uint8Array, what: string): Buffer {
+export function openAes256Gcm(key: Uint8Array, box: Uint8Array, aad: Uint8Array, what: string): Buffer {
   if (box.length < SEAL_OVERHEAD) {
     throw new KmsError('corrupt-ciphertext', `${what} is truncated (${box.length} bytes)`);
   }

@@ -1,7 +1,7 @@
 import type { Backend } from '../backend.js';
 import { KmsError } from '../errors.js';
 import type { KeyState } from '../key-state.js';
-import { open, seal } from './aead.js';
+import { openAes256Gcm, sealAes256Gcm } from './aead.js';
 import {
   Aad,
   Format,
@@ -47,7 +47,7 @@ export class Envelope {
       return { ciphertext: withFormat(Format.v2Direct, wrapped), annotations: {} };
     }
     const kek = await this.keks.take(key, signal);
-    const sealed = seal(kek.kek, plaintext, Aad.v2(Format.v2Local, key.keyId));
+    const sealed = sealAes256Gcm(kek.kek, plaintext, Aad.v2(Format.v2Local, key.keyId));
     return {
       ciphertext: withFormat(Format.v2Local, sealed),
       annotations: { [KEK_ANNOTATION]: encodeKekAnnotation(kek.wrapped) },
@@ -66,7 +66,7 @@ export class Envelope {
       return this.backend.unwrap(body, Aad.v2(format, keyId), signal);
     }
     const kek = await this.cache.get(decodeKekAnnotation(annotations[KEK_ANNOTATION]), signal);
-    return open(kek, body, Aad.v2(format, keyId), 'v2 ciphertext');
+    return openAes256Gcm(kek, body, Aad.v2(format, keyId), 'v2 ciphertext');
   }
 
   async encryptV1(plaintext: Uint8Array, key: KeyState, signal: AbortSignal): Promise<Buffer> {
@@ -74,7 +74,7 @@ export class Envelope {
       return withFormat(Format.v1Direct, await this.backend.wrap(plaintext, key.version, Aad.v1(Format.v1Direct), signal));
     }
     const kek = await this.keks.take(key, signal);
-    return encodeV1Local(kek.wrapped, seal(kek.kek, plaintext, Aad.v1(Format.v1Local)));
+    return encodeV1Local(kek.wrapped, sealAes256Gcm(kek.kek, plaintext, Aad.v1(Format.v1Local)));
   }
 
   async decryptV1(ciphertext: Uint8Array, signal: AbortSignal): Promise<Buffer> {
@@ -84,7 +84,7 @@ export class Envelope {
     }
     const { wrappedKek, sealed } = decodeV1Local(ciphertext);
     const kek = await this.cache.get(wrappedKek, signal);
-    return open(kek, sealed, Aad.v1(format), 'v1beta1 ciphertext');
+    return openAes256Gcm(kek, sealed, Aad.v1(format), 'v1beta1 ciphertext');
   }
 
   /** Whether an Encrypt under `keyId` could succeed without reaching the backend. */

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import {
   KmsError,
-  open,
-  seal,
+  openAes256Gcm,
+  sealAes256Gcm,
   type CallOptions,
   type KeyProvider,
   type KeyVersion,
@@ -44,7 +44,7 @@ export class FakeMemoryProvider implements KeyProvider {
     const key = this.keys.get(opts.key.id);
     if (!key) throw new KmsError('internal', 'unknown key');
     const id = Buffer.from(opts.key.id, 'utf8');
-    return Buffer.concat([Buffer.of(id.length), id, seal(key, plaintext, opts.aad)]);
+    return Buffer.concat([Buffer.of(id.length), id, sealAes256Gcm(key, plaintext, opts.aad)]);
   }
 
   async unwrap(wrapped: Uint8Array, opts: WrapOptions): Promise<Uint8Array> {
@@ -52,6 +52,6 @@ export class FakeMemoryProvider implements KeyProvider {
     const len = buf[0] ?? 0;
     const key = this.keys.get(buf.subarray(1, 1 + len).toString('utf8'));
     if (!key) throw new KmsError('corrupt-ciphertext', 'wrapped key names an unknown key');
-    return open(key, buf.subarray(1 + len), opts.aad, 'wrapped key');
+    return openAes256Gcm(key, buf.subarray(1 + len), opts.aad, 'wrapped key');
   }
 }

@@ -6,7 +6,7 @@ import { grpcTarget, parseListenAddress } from '../transport/listen-address.js';
 export type { ServiceError };
 
 /** A promise-based client of both KMS APIs on a plugin socket: for probes, tools and tests. */
-export interface KmsClient {
+export interface PluginClient {
   status(): Promise<{ version: string; healthz: string; keyId: string }>;
   encrypt(plaintext: Uint8Array, uid?: string): Promise<{ ciphertext: Buffer; keyId: string; annotations: Record<string, Buffer> }>;
   decrypt(req: { ciphertext: Uint8Array; keyId: string; annotations?: Record<string, Uint8Array>; uid?: string }): Promise<Buffer>;
@@ -20,7 +20,7 @@ export interface KmsClient {
  * Connect to a plugin at `unix:///path.sock` or `unix:///@name`. Each call gets a deadline of
  * `timeoutMs` (kube-apiserver's default KMS timeout is 3 s).
  */
-export function createKmsClient(address: string, opts: { timeoutMs?: number } = {}): KmsClient {
+export function createPluginClient(address: string, opts: { timeoutMs?: number } = {}): PluginClient {
   const target = grpcTarget(parseListenAddress(address, 'address'));
   const v2 = new V2Client(target, credentials.createInsecure());
   const v1 = new V1Client(target, credentials.createInsecure(), { channelOverride: v2.getChannel() });
