@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { createPluginClient, type PluginClient } from '@k8s-kms/core';
+import { startProcess } from '@k8s-kms/testkit';
+import { Moto } from '../../aws/test/support/moto.js';
 
 /**
  * Drives Encrypt and Decrypt over the plugin's socket at several concurrencies, for the local-KEK
@@ -39,54 +39,26 @@ interface Cell {
 
 let awsArgs: string[] = [];
 
-async function startMoto(): Promise<() => void> {
-  const port = 40000 + Math.floor(Math.random() * 20000);
-  const proc = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${endpoint}/moto-api/`)).ok) break;
-    } catch {
-      if (i > 300) throw new Error('moto_server did not start (run scripts/setup.sh)');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  const admin = new KMSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
-  const key = await admin.send(new CreateKeyCommand({}));
-  await admin.send(new CreateAliasCommand({ AliasName: 'alias/bench', TargetKeyId: key.KeyMetadata?.Arn }));
-  awsArgs = ['aws', endpoint, 'alias/bench'];
-  return () => proc.kill('SIGTERM');
+async function startMoto(): Promise<() => Promise<void>> {
+  const moto = await Moto.start();
+  await moto.createAlias('alias/bench', await moto.createKey());
+  awsArgs = ['aws', moto.endpoint, 'alias/bench'];
+  return () => moto.stop();
 }
 
+/** The bench server (the plugin with an instrumented provider) in a process of its own. */
 async function startServer(
   mode: string,
   refreshMs = 60_000,
 ): Promise<{ pid: number; health: string; stop: () => Promise<void>; socket: string }> {
   const socket = join(await mkdtemp(join(tmpdir(), 'k8s-kms-bench-sock-')), 'kms.sock');
-  const serverArgs = [
-    fileURLToPath(new URL('./bench-server.js', import.meta.url)),
-    socket,
-    mode,
-    String(latencyMs),
-    String(refreshMs),
-    ...awsArgs,
-  ];
-  const child = spawn(process.execPath, serverArgs, {
-    stdio: ['ignore', 'pipe', 'inherit'],
+  const { proc, ready: health } = await startProcess({
+    command: process.execPath,
+    args: [fileURLToPath(new URL('./bench-server.js', import.meta.url)), socket, mode, String(latencyMs), String(refreshMs), ...awsArgs],
+    installedBy: 'scripts/setup.sh (it builds the bench)',
+    ready: async (p) => /READY (\S+)/.exec(p.output())?.[1],
   });
-  const health = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      const m = /READY (\S+)/.exec(d.toString());
-      if (m?.[1]) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
-  });
-  return {
-    pid: child.pid ?? 0,
-    health,
-    socket: `unix://${socket}`,
-    stop: () => new Promise((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))),
-  };
+  return { pid: proc.pid, health, socket: `unix://${socket}`, stop: async () => void (await proc.stop()) };
 }
 
 async function backendCalls(health: string): Promise<number> {
@@ -180,14 +152,14 @@ async function statusCost(): Promise<{ per1000Status: number; refreshPerHour: nu
   }
 }
 
-const stopMoto = backend === 'aws' ? await startMoto() : () => undefined;
+const stopMoto = backend === 'aws' ? await startMoto() : async () => undefined;
 const rows: Cell[] = [];
 let status: Awaited<ReturnType<typeof statusCost>>;
 try {
   for (const mode of ['local', 'direct']) for (const c of concurrencies) rows.push(...(await measure(mode, c)));
   status = await statusCost();
 } finally {
-  stopMoto();
+  await stopMoto();
 }
 
 const backendName = backend === 'aws' ? 'AWS provider on moto 5.2.1 (no added latency)' : `local provider + ${latencyMs} ms added latency`;

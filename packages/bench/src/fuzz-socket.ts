@@ -2,7 +2,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { createPluginClient } from '@k8s-kms/core';
 import { RawGrpcClient, type RawRequest } from '@k8s-kms/testkit';
-import { localPluginArgs, pluginBinary, startPluginProcess } from './plugin-process.js';
+import { startPluginBinary } from '@k8s-kms/testkit';
+import { localPluginArgs, peakRssMiB, pluginBinary } from './plugin-binaries.js';
 
 /**
  * Fuzzes a running kms-plugin-local over its socket with requests no kube-apiserver sends:
@@ -37,7 +38,7 @@ const flip = (b: Buffer): Buffer => {
   return out;
 };
 
-const plugin = await startPluginProcess(pluginBinary('local'), await localPluginArgs());
+const plugin = await startPluginBinary(pluginBinary('local'), { args: await localPluginArgs(), logLevel: 'info' });
 const client = createPluginClient(`unix://${plugin.socketPath}`);
 const seed = randomBytes(32);
 const enc = await client.encrypt(seed);
@@ -111,7 +112,7 @@ const seconds = (performance.now() - started) / 1000;
 const again = randomBytes(32);
 const stillServes = (await client.decrypt(await client.encrypt(again))).equals(again);
 client.close();
-const peak = await plugin.peakRssMiB();
+const peak = await peakRssMiB(plugin.proc.pid);
 const exit = await plugin.stop();
 
 console.log(`k8s-kms socket fuzz: ${total} malformed requests to kms-plugin-local in ${seconds.toFixed(1)} s, node ${process.version}`);

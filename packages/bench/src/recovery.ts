@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { createPluginClient } from '@k8s-kms/core';
-import { pluginBinary, startPluginProcess } from './plugin-process.js';
+import { startPluginBinary, TcpProxy } from '@k8s-kms/testkit';
+import { Moto } from '../../aws/test/support/moto.js';
+import { pluginBinary } from './plugin-binaries.js';
 
 /**
  * How fast health and calls follow a backend outage, on kms-plugin-aws against moto with default
@@ -21,78 +20,19 @@ const arg = (name: string, fallback: string): string => {
 };
 const outageSeconds = Number(arg('outage-seconds', '90'));
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function startMoto(): Promise<{ endpoint: string; port: number; stop(): void }> {
-  const port = await freePort();
-  const proc = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  proc.on('error', () => undefined);
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (
-      await fetch(`${endpoint}/moto-api/`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
-    if (i > 300) throw new Error('moto_server did not start (run scripts/setup-test-tools.sh and put .cache/moto-venv/bin on PATH)');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { endpoint, port, stop: () => proc.kill('SIGTERM') };
-}
-
-/** A TCP proxy to `targetPort` that can refuse connections (down) and accept them again (up). */
-class SwitchableProxy {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  constructor(
-    readonly port: number,
-    private readonly targetPort: number,
-  ) {}
-  async up(): Promise<void> {
-    this.server = createServer((client) => {
-      const upstream = connect(this.targetPort, '127.0.0.1');
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((r) => this.server?.listen(this.port, '127.0.0.1', r));
-  }
-  async down(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise((r) => this.server?.close(r));
-  }
-}
-
-const moto = await startMoto();
-const admin = new KMSClient({
-  endpoint: moto.endpoint,
-  region: 'us-east-1',
-  credentials: { accessKeyId: 'recovery', secretAccessKey: 'recovery' },
-});
+const moto = await Moto.start();
+const motoPort = Number(new URL(moto.endpoint).port);
 const rows: string[] = [];
 try {
   for (const mode of ['local', 'direct']) {
-    const key = await admin.send(new CreateKeyCommand({}));
     const alias = `alias/recovery-${mode}`;
-    await admin.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.KeyMetadata?.Arn }));
-    const proxy = new SwitchableProxy(await freePort(), moto.port);
-    await proxy.up();
-    const plugin = await startPluginProcess(
-      pluginBinary('aws'),
-      ['--key', alias, '--endpoint', `http://127.0.0.1:${proxy.port}`, '--region', 'us-east-1', '--kek-mode', mode],
-      { AWS_ACCESS_KEY_ID: 'recovery', AWS_SECRET_ACCESS_KEY: 'recovery' },
-    );
+    await moto.createAlias(alias, await moto.createKey());
+    const proxy = await TcpProxy.to(motoPort);
+    const plugin = await startPluginBinary(pluginBinary('aws'), {
+      args: ['--key', alias, '--endpoint', `http://127.0.0.1:${proxy.port}`, '--region', 'us-east-1', '--kek-mode', mode],
+      env: { AWS_ACCESS_KEY_ID: 'recovery', AWS_SECRET_ACCESS_KEY: 'recovery' },
+      logLevel: 'info',
+    });
     const client = createPluginClient(`unix://${plugin.socketPath}`, { timeoutMs: 3000 });
     await client.decrypt(await client.encrypt(randomBytes(32)));
     const healthz = async () => (await fetch(`http://${plugin.health}/healthz`)).status;
@@ -139,7 +79,7 @@ try {
     );
   }
 } finally {
-  moto.stop();
+  await moto.stop();
 }
 console.log(
   `k8s-kms recovery: kms-plugin-aws on moto, default flags, a ${outageSeconds} s outage (connections refused), node ${process.version}`,

@@ -2,7 +2,8 @@ import { connect, constants } from 'node:http2';
 import { connect as connectUnix } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { createPluginClient } from '@k8s-kms/core';
-import { localPluginArgs, pluginBinary, startPluginProcess } from './plugin-process.js';
+import { startPluginBinary } from '@k8s-kms/testkit';
+import { localPluginArgs, peakRssMiB, pluginBinary } from './plugin-binaries.js';
 
 /**
  * Peak memory of kms-plugin-local under 256 concurrent requests of the largest size a client can
@@ -19,10 +20,10 @@ const arg = (name: string, fallback: string): string => {
 const concurrency = Number(arg('concurrency', '256'));
 const rounds = Number(arg('rounds', '4'));
 
-const plugin = await startPluginProcess(pluginBinary('local'), await localPluginArgs());
+const plugin = await startPluginBinary(pluginBinary('local'), { args: await localPluginArgs(), logLevel: 'info' });
 const client = createPluginClient(`unix://${plugin.socketPath}`, { timeoutMs: 60_000 });
 await client.status();
-const idle = await plugin.peakRssMiB();
+const idle = await peakRssMiB(plugin.proc.pid);
 
 /** One HTTP/2 connection per request, each writing its whole body at once: the most memory a client can make the server hold. */
 function send(path: string, bodyBytes: number): Promise<string> {
@@ -67,7 +68,7 @@ for (const wave of waves) {
     }
   }
   const answers = [...codes].map(([c, n]) => `grpc-status ${c}: ${n}`).join(', ');
-  console.log(`| ${wave.what} | ${answers} | ${(await plugin.peakRssMiB()).toFixed(0)} |`);
+  console.log(`| ${wave.what} | ${answers} | ${(await peakRssMiB(plugin.proc.pid)).toFixed(0)} |`);
 }
 const seed = randomBytes(32);
 const ok = (await client.decrypt(await client.encrypt(seed))).equals(seed);

@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createPluginClient, type PluginClient } from '@k8s-kms/core';
-import { freePort, OpenBao } from '@k8s-kms/testkit/openbao';
+import type { PluginClient } from '@k8s-kms/core';
+import { startPluginBinary, type RunningPluginBinary } from '@k8s-kms/testkit';
+import { pluginBinary } from './plugin-binaries.js';
+import { OpenBao } from '../../vault/test/support/openbao.js';
 
 /**
  * Counts the requests kms-plugin-vault makes to Vault, as Vault itself records them: a real
@@ -17,7 +17,7 @@ import { freePort, OpenBao } from '@k8s-kms/testkit/openbao';
  */
 const calls = Number(process.argv[process.argv.indexOf('--calls') + 1] || 200);
 const KEY = 'bench';
-const bin = fileURLToPath(new URL('../../../vault/bin/kms-plugin-vault.js', import.meta.url));
+const bin = pluginBinary('vault');
 
 const dir = await mkdtemp(join(tmpdir(), 'k8s-kms-vault-calls-'));
 const bao = await OpenBao.start({ audit: true });
@@ -52,49 +52,12 @@ async function requestsDuring(work: () => Promise<unknown>): Promise<{ n: number
   return { n: total(after) - total(before), paths: delta.map(([p, n]) => `${p}×${n}`).join(', ') || '-' };
 }
 
-async function startPlugin(args: string[]): Promise<{ client: PluginClient; child: ChildProcess; stop(): Promise<void> }> {
-  const sock = join(dir, `p${randomBytes(4).toString('hex')}.sock`);
-  const health = `127.0.0.1:${await freePort()}`;
-  const child = spawn(
-    process.execPath,
-    [
-      bin,
-      '--listen-addr',
-      `unix://${sock}`,
-      '--health-addr',
-      health,
-      '--log-level',
-      'warn',
-      '--address',
-      bao.address,
-      '--key-name',
-      KEY,
-      '--token-file',
-      tokenFile,
-      ...args,
-    ],
-    { stdio: 'inherit' },
-  );
-  for (let i = 0; ; i++) {
-    const ready = await fetch(`http://${health}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready && (await stat(sock).catch(() => undefined))) break;
-    if (i > 300) throw new Error('kms-plugin-vault did not become ready');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const client = createPluginClient(`unix://${sock}`, { timeoutMs: 10_000 });
-  return {
-    client,
-    child,
-    stop: () =>
-      new Promise((r) => {
-        client.close();
-        child.once('exit', () => r());
-        child.kill('SIGTERM');
-      }),
-  };
+/** kms-plugin-vault against the audited OpenBao, with the plugin's token. */
+function startPlugin(args: string[]): Promise<RunningPluginBinary> {
+  return startPluginBinary(bin, {
+    args: ['--address', bao.address, '--key-name', KEY, '--token-file', tokenFile, ...args],
+    logLevel: 'warn',
+  });
 }
 
 const rows: [string, number, string][] = [];
@@ -103,7 +66,7 @@ const row = (what: string, r: { n: number; paths: string }, per: number): void =
 };
 
 // Start-up, Status, Encrypt and cached Decrypt, local-KEK mode.
-let plugin: Awaited<ReturnType<typeof startPlugin>> | undefined;
+let plugin: RunningPluginBinary | undefined;
 const startup = await requestsDuring(async () => (plugin = await startPlugin([])));
 if (!plugin) throw new Error('unreachable');
 const local = plugin;

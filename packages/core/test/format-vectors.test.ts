@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startPlugin, type RunningPlugin } from '@k8s-kms/testkit';
 import { deriveKeyId } from '../src/index.js';
-import { FakeMemoryProvider } from './support/fake-memory-provider.js';
+import { FakeMemoryProvider } from '@k8s-kms/testkit';
 
 /**
  * Frozen vectors: bytes written by k8s-kms 0.1 under a fixed backend key. A change that can no

@@ -9,7 +9,7 @@ import {
   type WrapOptions,
   type WrapWithKeyOptions,
 } from '../src/index.js';
-import { FakeMemoryProvider } from './support/fake-memory-provider.js';
+import { FakeMemoryProvider } from '@k8s-kms/testkit';
 
 /** A provider that answers one thing wrong, and otherwise works like the fake backend. */
 class FakeMisbehavingProvider implements KeyProvider {

@@ -7,7 +7,7 @@ import { status } from '@grpc/grpc-js';
 import { codeOf, InstrumentedProvider, LogCapture } from '@k8s-kms/testkit';
 import { waitFor } from '@k8s-kms/testkit';
 import { ConfigError, createPluginClient, createLogger, createPluginServer, type PluginServer } from '../src/index.js';
-import { FakeMemoryProvider } from './support/fake-memory-provider.js';
+import { FakeMemoryProvider } from '@k8s-kms/testkit';
 
 describe('the socket server', () => {
   let dir: string;

@@ -102,7 +102,7 @@ describe('Status and the health endpoints', () => {
 
   it('logs the breaker opening with its cause and closing again, and the backend coming back', async () => {
     const { InstrumentedProvider, LogCapture, startPlugin } = await import('@k8s-kms/testkit');
-    const { FakeMemoryProvider } = await import('./support/fake-memory-provider.js');
+    const { FakeMemoryProvider } = await import('@k8s-kms/testkit');
     const { createLogger } = await import('../src/index.js');
     const provider = new InstrumentedProvider(new FakeMemoryProvider());
     const logs = new LogCapture();
@@ -167,7 +167,7 @@ describe('Status and the health endpoints', () => {
 
   it('answers UNAVAILABLE with a reason until a first key is known', async () => {
     const { InstrumentedProvider, startPlugin } = await import('@k8s-kms/testkit');
-    const { FakeMemoryProvider } = await import('./support/fake-memory-provider.js');
+    const { FakeMemoryProvider } = await import('@k8s-kms/testkit');
     const provider = new InstrumentedProvider(new FakeMemoryProvider());
     provider.failAll(() => new KmsError('unavailable', 'no route to KMS'));
     plugin = await startPlugin(provider, {

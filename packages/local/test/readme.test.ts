@@ -6,12 +6,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { createPluginClient } from '@k8s-kms/core';
 import { waitFor } from '@k8s-kms/testkit';
-import { optionDefs } from '@k8s-kms/core';
-import { LOCAL_OPTIONS } from '../src/index.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const rootReadme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8'); // the package README
 
 /** The shell commands of a README section's ```sh blocks, continuation lines joined. */
 function commands(text: string, heading: string): string[] {
@@ -53,10 +51,5 @@ describe('the READMEs on running kms-plugin-local', () => {
       child.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
     }
-  });
-
-  it.each(optionDefs(LOCAL_OPTIONS).map((o) => [o.name] as const))('document --%s with its env var', (name) => {
-    const row = readme.split('\n').find((line) => line.startsWith(`| \`--${name}`));
-    expect(row).toContain(`\`KMS_PLUGIN_${name.toUpperCase().replace(/-/g, '_')}\``);
   });
 });

@@ -8,12 +8,14 @@ import {
   type KeyVersion,
   type WrapOptions,
   type WrapWithKeyOptions,
-} from '../../src/index.js';
+} from '@k8s-kms/core';
 
 /**
- * A provider whose keys live in memory: core's tests need a backend, and core must not depend on
- * a backend package. Rotatable; can report its key unusable. The real backends are tested with the
- * same conformance suite against their real emulators.
+ * FakeMemoryProvider: a backend whose keys live in memory, for core's own tests and the
+ * kms-plugin-fake binary (core must not depend on a backend package). Rotatable; can report its
+ * key unusable. Its wrap layout (u8 key id length ‖ key id ‖ AES-256-GCM box) is in core's frozen
+ * ciphertext vectors, so it never changes. The real backends run the same suites against their
+ * real emulators or stand-ins.
  */
 export class FakeMemoryProvider implements KeyProvider {
   readonly kind = 'fake';

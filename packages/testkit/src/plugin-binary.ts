@@ -2,8 +2,17 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createPluginClient, type PluginClient } from '@k8s-kms/core';
 import { startProcess, type RunningProcess } from './process.js';
+
+/**
+ * kms-plugin-fake's launcher: the shared CLI runner over an in-memory backend, for core's own CLI
+ * tests (this file runs from src/ under jest and from dist/src/ when built; bin/ is beside both).
+ */
+export const FAKE_PLUGIN_BIN = fileURLToPath(
+  new URL(import.meta.url.includes('/dist/') ? '../../bin/kms-plugin-fake.js' : '../bin/kms-plugin-fake.js', import.meta.url),
+);
 
 /** A plugin binary serving on a socket in a temp dir, with a client, as a supervisor runs it. */
 export interface RunningPluginBinary {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createLogger, type RawValues } from '@k8s-kms/core';
 import { LogCapture } from '@k8s-kms/testkit';
-import { OpenBao, OPENBAO_ROOT_TOKEN } from '@k8s-kms/testkit/openbao';
+import { OpenBao, OPENBAO_ROOT_TOKEN } from './support/openbao.js';
 import { createVaultProvider, parseVaultConfig, type VaultProvider } from '../src/index.js';
 
 const KEY = 'auth-key';

@@ -1,13 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createPluginClient, type PluginClient } from '@k8s-kms/core';
-import { waitFor } from '@k8s-kms/testkit';
-import { freePort, OpenBao, OPENBAO_ROOT_TOKEN } from '@k8s-kms/testkit/openbao';
+import { runBinary, startPluginBinary, waitFor, type RunningPluginBinary } from '@k8s-kms/testkit';
+import { describeBinary } from '@k8s-kms/testkit/binary';
+import { VAULT_OPTIONS } from '../src/index.js';
+import { OpenBao, OPENBAO_ROOT_TOKEN } from './support/openbao.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'kms-plugin-vault.js');
 const KEY = 'cluster-secrets';
@@ -36,108 +36,42 @@ async function writeToken(file: string): Promise<string> {
   return token;
 }
 
-function runToExit(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 });
-  return { code: r.status, stderr: r.stderr, stdout: r.stdout };
+/** kms-plugin-vault on the test's OpenBao, with health on a free port. */
+function startPlugin(args: string[]): Promise<RunningPluginBinary> {
+  return startPluginBinary(BIN, { args: ['--address', bao.address, '--key-name', KEY, ...args], env: { VAULT_TOKEN: '', VAULT_ADDR: '' } });
 }
 
-interface Running {
-  child: ChildProcess;
-  client: PluginClient;
-  health: string;
-  output: () => string;
-  stop(): Promise<number | null>;
-}
-
-async function startPlugin(name: string, args: string[]): Promise<Running> {
-  const sock = join(dir, `${name}.sock`);
-  const health = `127.0.0.1:${await freePort()}`;
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      '--listen-addr',
-      `unix://${sock}`,
-      '--health-addr',
-      health,
-      '--address',
-      bao.address,
-      '--key-name',
-      KEY,
-      '--log-level',
-      'debug',
-      ...args,
-    ],
-    { env: { ...process.env, VAULT_TOKEN: '', VAULT_ADDR: '' } },
-  );
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const started = await waitFor(
-    async () => (child.exitCode !== null ? 'exited' : (await stat(sock)).isSocket() ? 'up' : undefined),
-    'the socket',
-  ).catch(() => 'no socket within 10 s');
-  if (started !== 'up') {
-    child.kill('SIGKILL');
-    throw new Error(`kms-plugin-vault did not start (${started}):\n${output}`);
-  }
-  const client = createPluginClient(`unix://${sock}`, { timeoutMs: 10_000 });
-  return {
-    child,
-    client,
-    health,
-    output: () => output,
-    async stop() {
-      client.close();
-      child.kill('SIGTERM');
-      return new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (code) => r(code))));
-    },
-  };
-}
-
-const get = async (health: string, path: string): Promise<{ status: number; text: string }> => {
+const get = async (health: string | undefined, path: string): Promise<{ status: number; text: string }> => {
   const res = await fetch(`http://${health}${path}`);
   return { status: res.status, text: await res.text() };
 };
 
-describe('the kms-plugin-vault binary', () => {
-  it('lists its Vault flags in --help', () => {
-    const help = runToExit(['--help']);
-    expect(help.code).toBe(0);
-    for (const flag of [
-      '--address',
-      '--transit-mount',
-      '--key-name',
-      '--namespace',
-      '--auth-method',
-      '--token-file',
-      '--role-id',
-      '--secret-id-file',
-      '--jwt-file',
-      '--tls-ca-file',
-      '--tls-server-name',
-      '--tls-skip-verify',
-    ]) {
-      expect(help.stdout).toContain(flag);
-    }
-  });
+describeBinary({
+  name: 'kms-plugin-vault',
+  bin: BIN,
+  options: VAULT_OPTIONS,
+  readme: fileURLToPath(new URL('../README.md', import.meta.url)),
+  async start() {
+    const tokenFile = join(dir, `suite-token-${randomBytes(4).toString('hex')}`);
+    await writeToken(tokenFile);
+    return { args: ['--address', bao.address, '--key-name', KEY, '--token-file', tokenFile], env: { VAULT_TOKEN: '', VAULT_ADDR: '' } };
+  },
+  secrets: () => secrets,
+  badValues: [['key-name', 'a/b']],
+});
 
+describe('kms-plugin-vault against OpenBao', () => {
   it.each([
-    [['--key-name', 'k', '--token', 't'], '--address'],
-    [['--address', 'http://127.0.0.1:1', '--token', 't'], '--key-name'],
-    [['--address', 'ftp://vault', '--key-name', 'k', '--token', 't'], '--address'],
     [['--address', 'http://127.0.0.1:1', '--key-name', 'k'], '--token'],
     [['--address', 'http://127.0.0.1:1', '--key-name', 'k', '--token', 't', '--token-file', '/x'], '--token-file'],
     [['--address', 'http://127.0.0.1:1', '--key-name', 'k', '--auth-method', 'approle', '--secret-id-file', '/x'], '--role-id'],
-    [['--address', 'http://127.0.0.1:1', '--key-name', 'k', '--auth-method', 'kerberos'], '--auth-method'],
     [
       ['--address', 'http://127.0.0.1:1', '--key-name', 'k', '--auth-method', 'cert', '--tls-client-cert', '/c', '--tls-client-key', '/k'],
       '--address',
     ],
     [['--address', 'https://127.0.0.1:1', '--key-name', 'k', '--token', 't', '--tls-ca-file', '/no/such/ca.pem'], '--tls-ca-file'],
-    [['--address', 'http://127.0.0.1:1', '--key-name', 'a/b', '--token', 't'], '--key-name'],
   ])('refuses %j at start with exit 2 and an error naming %s', (args, flag) => {
-    const r = runToExit(['--listen-addr', `unix://${join(dir, 'never.sock')}`, '--health-addr', 'off', ...args]);
+    const r = runBinary(BIN, ['--listen-addr', `unix://${join(dir, 'never.sock')}`, '--health-addr', 'off', ...args]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(flag);
     expect(r.stderr).not.toContain('    at '); // a message, not a stack trace
@@ -145,39 +79,24 @@ describe('the kms-plugin-vault binary', () => {
 
   it('takes its token from the environment and never prints it', async () => {
     const token = await writeToken(join(dir, 'env-token'));
-    const sock = join(dir, 'env.sock');
-    const child = spawn(
-      process.execPath,
-      [BIN, '--listen-addr', `unix://${sock}`, '--health-addr', 'off', '--address', bao.address, '--key-name', KEY, '--log-level', 'debug'],
-      {
-        env: { ...process.env, KMS_PLUGIN_TOKEN: token },
-      },
-    );
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    await waitFor(async () => ((await stat(sock)).isSocket() ? true : undefined), 'the socket');
-    const client = createPluginClient(`unix://${sock}`);
+    const withEnv = await startPluginBinary(BIN, { args: ['--address', bao.address, '--key-name', KEY], env: { KMS_PLUGIN_TOKEN: token } });
     const status = await waitFor(async () => {
-      const s = await client.status();
+      const s = await withEnv.client.status();
       return s.keyId ? s : undefined;
     }, 'a key_id');
     expect(status.healthz).toBe('ok');
     const seed = randomBytes(32);
-    expect(await client.decrypt(await client.encrypt(seed))).toEqual(seed);
-    client.close();
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    expect(child.exitCode).toBe(0);
-    expect(output).not.toContain(token);
-    expect(output).not.toContain(seed.toString('base64'));
+    expect(await withEnv.client.decrypt(await withEnv.client.encrypt(seed))).toEqual(seed);
+    expect(await withEnv.stop()).toBe(0);
+    expect(withEnv.output()).not.toContain(token);
+    expect(withEnv.output()).not.toContain(seed.toString('base64'));
   });
 
   it('rides out Vault sealed and Vault stopped: /livez stays up, /healthz and Status say why, cached KEKs still decrypt, recovery without a restart', async () => {
     const tokenFile = join(dir, 'outage-token');
     await writeToken(tokenFile);
-    const local = await startPlugin('outage-local', ['--token-file', tokenFile, '--refresh-interval', '300ms']);
-    const direct = await startPlugin('outage-direct', [
+    const local = await startPlugin(['--token-file', tokenFile, '--refresh-interval', '300ms']);
+    const direct = await startPlugin([
       '--token-file',
       tokenFile,
       '--refresh-interval',
@@ -242,11 +161,11 @@ describe('the kms-plugin-vault binary', () => {
       expect(status.keyId).not.toBe(keyIdBefore); // a new server, a new key: never the old key_id
       const after = randomBytes(32);
       expect(await local.client.decrypt(await local.client.encrypt(after))).toEqual(after);
-      expect(local.child.exitCode).toBeNull();
+      expect(local.proc.exited).toBe(false);
     } finally {
-      const outputs = [local.output(), direct.output()];
       expect(await local.stop()).toBe(0);
       expect(await direct.stop()).toBe(0);
+      const outputs = [local.output(), direct.output()];
       for (const text of outputs) for (const s of secrets) expect(text).not.toContain(s);
     }
   }, 60_000);

@@ -1,40 +1,29 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { CreateAliasCommand, CreateKeyCommand, KMSClient, UpdateAliasCommand } from '@aws-sdk/client-kms';
+import { freePort, startProcess, type RunningProcess } from '@k8s-kms/testkit';
 
 /** Dummy credentials: moto accepts any. Tests check this secret never reaches a log. */
 export const MOTO_SECRET = 'moto-test-secret-access-key-0123456789';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-/** moto in server mode on 127.0.0.1, started and stopped by the tests (installed by scripts/setup.sh). */
+/**
+ * moto in server mode on 127.0.0.1, started and stopped by the tests and the bench (installed by
+ * scripts/setup-test-tools.sh), through testkit's process helper.
+ */
 export class Moto {
   private constructor(
-    private readonly proc: ChildProcess,
+    private readonly proc: RunningProcess,
     readonly endpoint: string,
   ) {}
 
   static async start(): Promise<Moto> {
     const port = await freePort();
-    const proc = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
     const endpoint = `http://127.0.0.1:${port}`;
-    const until = Date.now() + 30_000;
-    for (;;) {
-      try {
-        if ((await fetch(`${endpoint}/moto-api/`)).ok) return new Moto(proc, endpoint);
-      } catch {
-        // not up yet
-      }
-      if (proc.exitCode !== null) throw new Error(`moto_server exited with ${proc.exitCode}: run scripts/setup.sh to install it`);
-      if (Date.now() > until) throw new Error('moto_server did not start within 30s');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const { proc } = await startProcess({
+      command: 'moto_server',
+      args: ['-H', '127.0.0.1', '-p', String(port)],
+      installedBy: 'scripts/setup-test-tools.sh, with .cache/moto-venv/bin on PATH',
+      ready: async () => ((await fetch(`${endpoint}/moto-api/`)).ok ? true : undefined),
+    });
+    return new Moto(proc, endpoint);
   }
 
   /** An SDK client for moto (the provider's client and the test's admin client alike). */
@@ -61,10 +50,6 @@ export class Moto {
   }
 
   async stop(): Promise<void> {
-    if (this.proc.exitCode !== null) return;
-    await new Promise<void>((r) => {
-      this.proc.once('exit', () => r());
-      this.proc.kill('SIGTERM');
-    });
+    await this.proc.stop();
   }
 }

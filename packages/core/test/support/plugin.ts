@@ -1,6 +1,5 @@
-import { InstrumentedProvider, startPlugin } from '@k8s-kms/testkit';
+import { FakeMemoryProvider, InstrumentedProvider, startPlugin } from '@k8s-kms/testkit';
 import type { PluginServerOptions } from '../../src/index.js';
-import { FakeMemoryProvider } from './fake-memory-provider.js';
 
 /** A plugin over an instrumented fake backend, on a real socket, with quick retries. */
 export async function startFakePlugin(opts: Partial<Omit<PluginServerOptions, 'provider' | 'listenAddr'>> = {}) {
