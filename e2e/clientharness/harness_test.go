@@ -12,8 +12,7 @@ import (
 	kmsapi "k8s.io/kms/apis/v2"
 
 	"k8s-kms.dev/e2e/clientharness"
-	"k8s-kms.dev/e2e/internal/moto"
-	"k8s-kms.dev/e2e/internal/openbao"
+	"k8s-kms.dev/e2e/internal/backends"
 	"k8s-kms.dev/e2e/internal/pluginproc"
 )
 
@@ -37,26 +36,10 @@ func runHarness(t *testing.T, p *pluginproc.Plugin) {
 	}
 }
 
-func TestHarnessPassesAgainstKmsPluginLocal(t *testing.T) {
-	runHarness(t, pluginproc.Local(t.TempDir()))
-}
-
-func TestHarnessPassesAgainstKmsPluginAWSOnMoto(t *testing.T) {
-	m, err := moto.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Stop)
-	rotate, err := m.AliasedKey("alias/k8s-kms-harness")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runHarness(t, pluginproc.AWS(t.TempDir(), m.URL, "alias/k8s-kms-harness", rotate))
-}
-
-func TestHarnessPassesAgainstKmsPluginVaultOnOpenBao(t *testing.T) {
-	_, plugin := openbao.VaultPlugin(t, "k8s-kms-harness", t.TempDir())
-	runHarness(t, plugin)
+// TestHarnessPassesAgainstEveryBackend runs kube-apiserver's KMS client code against each
+// backend's plugin in the backends table.
+func TestHarnessPassesAgainstEveryBackend(t *testing.T) {
+	backends.Run(t, func(t *testing.T) string { return t.TempDir() }, runHarness)
 }
 
 // FakeBrokenPlugin is a deliberately broken KMS v2 plugin double: it breaks one rule of the

@@ -11,90 +11,37 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"k8s-kms.dev/e2e/internal/proc"
 )
 
 // Bin is the folder scripts/build-e2e-tools.sh builds kube-apiserver, etcd and kubectl into.
 func Bin(repoRoot string) string { return filepath.Join(repoRoot, "e2e", ".bin") }
 
 // FreePort asks the kernel for a free loopback port.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func FreePort() (int, error) { return proc.FreePort() }
 
 // Process is a started server with its log file.
-type Process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	Log  string
-}
+type Process = proc.Process
 
-// Exited reports whether the process has ended.
-func (p *Process) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
+// start runs a server of the e2e tools with its output in logPath; callers wait for it to answer.
 func start(bin string, logPath string, args ...string) (*Process, error) {
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
-	}
-	p := &Process{cmd: cmd, done: make(chan struct{}), Log: logPath}
-	go func() {
-		_ = cmd.Wait()
-		logFile.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// Stop sends SIGTERM, then SIGKILL after 30s.
-func (p *Process) Stop() {
-	if p == nil || p.cmd.Process == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// Tail returns the end of the process log, for failure messages.
-func (p *Process) Tail() string {
-	b, _ := os.ReadFile(p.Log)
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
+	return proc.Start(proc.Spec{
+		Command:     bin,
+		Args:        args,
+		LogFile:     logPath,
+		InstalledBy: "scripts/build-e2e-tools.sh",
+		Ready:       func(*proc.Process) error { return nil },
+	})
 }
 
 // Etcd is a single-member etcd on loopback.
@@ -126,7 +73,7 @@ func StartEtcd(bin, dir string) (*Etcd, error) {
 			return e, nil
 		}
 		if time.Now().After(deadline) {
-			p.Stop()
+			_ = p.Stop()
 			return nil, fmt.Errorf("etcd did not answer on %s:\n%s", url, p.Tail())
 		}
 		time.Sleep(200 * time.Millisecond)

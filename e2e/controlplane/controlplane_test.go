@@ -14,8 +14,7 @@ import (
 
 	"k8s-kms.dev/e2e/clientharness"
 	"k8s-kms.dev/e2e/controlplane"
-	"k8s-kms.dev/e2e/internal/moto"
-	"k8s-kms.dev/e2e/internal/openbao"
+	"k8s-kms.dev/e2e/internal/backends"
 	"k8s-kms.dev/e2e/internal/pluginproc"
 )
 
@@ -66,26 +65,10 @@ func eventually(t *testing.T, what string, timeout time.Duration, probe func() (
 	}
 }
 
-func TestKubeAPIServerWithKmsPluginLocal(t *testing.T) {
-	runControlPlane(t, pluginproc.Local(filepath.Join(t.TempDir(), "plugin")))
-}
-
-func TestKubeAPIServerWithKmsPluginAWSOnMoto(t *testing.T) {
-	m, err := moto.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Stop)
-	rotate, err := m.AliasedKey("alias/k8s-kms-controlplane")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runControlPlane(t, pluginproc.AWS(filepath.Join(t.TempDir(), "plugin"), m.URL, "alias/k8s-kms-controlplane", rotate))
-}
-
-func TestKubeAPIServerWithKmsPluginVaultOnOpenBao(t *testing.T) {
-	_, plugin := openbao.VaultPlugin(t, "k8s-kms-controlplane", t.TempDir())
-	runControlPlane(t, plugin)
+// TestKubeAPIServerWithEveryBackend runs every control-plane scenario against each backend's
+// plugin in the backends table.
+func TestKubeAPIServerWithEveryBackend(t *testing.T) {
+	backends.Run(t, func(t *testing.T) string { return filepath.Join(t.TempDir(), "plugin") }, runControlPlane)
 }
 
 // startControlPlane starts the plugin, etcd and a kube-apiserver that encrypts secrets and
@@ -107,7 +90,7 @@ func startControlPlane(t *testing.T, plugin *pluginproc.Plugin) (dir string, etc
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(etcd.Stop)
+	t.Cleanup(func() { _ = etcd.Stop() })
 	api, err = controlplane.NewAPIServer(bin, dir, etcd.URL, encryptionConfig(t, dir, plugin.ProviderName, plugin.Endpoint(), false))
 	if err != nil {
 		t.Fatal(err)

@@ -6,57 +6,44 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"os/exec"
-	"syscall"
-	"time"
+
+	"k8s-kms.dev/e2e/internal/proc"
 )
 
 // Server is a moto_server process.
 type Server struct {
 	URL string
-	cmd *exec.Cmd
+	p   *proc.Process
 }
 
-// Start runs `moto_server` (installed by scripts/setup.sh) on a free loopback port.
+// Start runs `moto_server` (installed by scripts/setup-test-tools.sh) on a free loopback port.
 func Start() (*Server, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command("moto_server", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start moto_server (run scripts/setup.sh): %w", err)
+	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	s.p, err = proc.Start(proc.Spec{
+		Command:     "moto_server",
+		Args:        []string{"-H", "127.0.0.1", "-p", fmt.Sprint(port)},
+		InstalledBy: "scripts/setup-test-tools.sh, with .cache/moto-venv/bin on PATH",
+		Ready: func(*proc.Process) error {
+			resp, err := http.Get(s.URL + "/moto-api/")
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
-	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if resp, err := http.Get(s.URL + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			return s, nil
-		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			return nil, fmt.Errorf("moto_server did not answer on %s", s.URL)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return s, nil
 }
 
 // Stop ends the process.
-func (s *Server) Stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
-}
+func (s *Server) Stop() { _ = s.p.Stop() }
 
 // call makes one KMS JSON-protocol call. moto routes by the signing scope, so the request
 // carries a (dummy) SigV4 Authorization header for the kms service.

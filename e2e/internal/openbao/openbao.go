@@ -13,24 +13,20 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"k8s-kms.dev/e2e/internal/pluginproc"
+	"k8s-kms.dev/e2e/internal/proc"
 )
 
 // Server is a `bao server -dev` process: in-memory storage, unsealed, HTTP on loopback.
 type Server struct {
 	URL  string
 	root string // the root token: sent to the server only, never logged or put in an error
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	out  *headBuffer
+	p    *proc.Process
 	mu   sync.Mutex
 	mnt  bool // transit is mounted
 }
@@ -56,45 +52,32 @@ func Start() (*Server, error) {
 	if _, err := rand.Read(tok); err != nil {
 		return nil, err
 	}
-	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), root: "e2e-" + hex.EncodeToString(tok), done: make(chan struct{}), out: &headBuffer{max: 64 << 10}}
-	// -dev-no-store-token keeps the root token out of ~/.bao-token.
-	s.cmd = exec.Command(Binary(), "server", "-dev", "-dev-no-store-token", "-log-level=warn",
-		"-dev-root-token-id="+s.root, fmt.Sprintf("-dev-listen-address=127.0.0.1:%d", port))
-	s.cmd.Env = serverEnv()
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s (run scripts/setup.sh): %w", s.cmd.Path, err)
-	}
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if resp, err := http.Get(s.URL + "/v1/sys/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
+	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), root: "e2e-" + hex.EncodeToString(tok)}
+	// -dev-no-store-token keeps the root token out of ~/.bao-token. A developer's BAO_ADDR,
+	// VAULT_ADDR, BAO_API_ADDR and the like must not change how the dev server listens.
+	s.p, err = proc.Start(proc.Spec{
+		Command: Binary(),
+		Args: []string{"server", "-dev", "-dev-no-store-token", "-log-level=warn",
+			"-dev-root-token-id=" + s.root, fmt.Sprintf("-dev-listen-address=127.0.0.1:%d", port)},
+		DropEnv:     []string{"BAO_", "VAULT_"},
+		InstalledBy: "scripts/setup-test-tools.sh",
+		Redact:      []string{s.root},
+		Ready: func(*proc.Process) error {
+			resp, err := http.Get(s.URL + "/v1/sys/health")
+			if err != nil {
+				return err
 			}
-		}
-		select {
-		case <-s.done:
-			return nil, fmt.Errorf("bao server -dev exited before answering on %s:\n%s", s.URL, s.output())
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			return nil, fmt.Errorf("bao server -dev did not report healthy on %s within 30s:\n%s", s.URL, s.output())
-		}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("sys/health: HTTP %d", resp.StatusCode)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
-}
-
-// serverEnv is the test's environment without BAO_* and VAULT_* variables: a developer's
-// BAO_ADDR, VAULT_ADDR, BAO_API_ADDR and the like must not change how the dev server listens.
-func serverEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "BAO_") && !strings.HasPrefix(kv, "VAULT_") {
-			env = append(env, kv)
-		}
-	}
-	return env
+	return s, nil
 }
 
 // freePortPair finds a loopback port whose successor is free too: a dev server also listens for
@@ -116,28 +99,8 @@ func freePortPair() (int, error) {
 	return 0, errors.New("no free pair of loopback ports for bao server -dev")
 }
 
-// Stop sends SIGTERM and waits for the process to exit (kills it after 10 s).
-func (s *Server) Stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-}
-
-// output is what the server printed, minus the dev banner's secrets, for a startup failure.
-func (s *Server) output() string {
-	var keep []string
-	for _, line := range strings.Split(s.out.String(), "\n") {
-		if strings.Contains(line, "Root Token:") || strings.Contains(line, "Unseal Key:") {
-			continue
-		}
-		keep = append(keep, strings.ReplaceAll(line, s.root, "<root token>"))
-	}
-	return strings.Join(keep, "\n")
-}
+// Stop ends the server.
+func (s *Server) Stop() { _ = s.p.Stop() }
 
 // call makes one API request as root. Errors carry OpenBao's error messages, which never
 // contain a token.
@@ -292,27 +255,4 @@ func VaultPlugin(t testing.TB, key, dir string) (*Server, *pluginproc.Plugin) {
 		t.Fatal(err)
 	}
 	return s, pluginproc.Vault(filepath.Join(dir, "plugin"), s.URL, key, tokenFile, rotate)
-}
-
-// headBuffer keeps the first max bytes written to it: startup errors come early, and the
-// server must never block on a full pipe.
-type headBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	max int
-}
-
-func (b *headBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := b.max - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (b *headBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
