@@ -61,6 +61,8 @@ export async function startProcess<T>(spec: ProcessSpec<T>): Promise<{ proc: Run
     ),
   );
   spawnError.catch(() => undefined); // reported through the race below
+  // A command that could not be spawned has no pid; its 'error' event comes on a later tick.
+  if (child.pid === undefined) await spawnError;
   const shown = (): string => {
     let text = proc.output().slice(-2000);
     for (const s of spec.redact ?? []) if (s) text = text.replaceAll(s, '<redacted>');
