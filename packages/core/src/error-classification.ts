@@ -133,21 +133,23 @@ export interface FailureFacts {
 
 /**
  * The one way a backend turns a failed call into a KmsError. The class comes from the backend's
- * table of its service's error names (`facts.errorClass`), else from a transport failure in the
- * error's causes, else from the HTTP status, else `internal`. The message names the call, the
+ * table of its service's error names (`facts.errorClass`), else from the HTTP status of an
+ * answer, else from a transport failure in the error's causes, else `internal`. The message names the call, the
  * error name or code and the status, and quotes only `facts.detail`: a foreign error's own message
  * may carry anything, so it is never repeated.
  */
 export function classifyFailure(what: string, err: unknown, facts: FailureFacts = {}): KmsError {
   if (KmsError.is(err)) return err;
-  const transport = facts.errorClass ? undefined : transportFailure(err);
+  // A service that answered said what happened: its status counts before any transport code
+  // found in the error (or its message).
+  const transport = facts.errorClass || facts.httpStatus !== undefined ? undefined : transportFailure(err);
   const ownName = (err as { name?: unknown } | null)?.name;
   const { httpStatus } = facts;
   // "ThrottlingException (HTTP 400)", "HTTP 503" for an answer known only by its status, "ECONNREFUSED".
   const name =
     facts.name ?? transport?.code ?? (httpStatus === undefined ? (typeof ownName === 'string' ? ownName : typeof err) : undefined);
   const shown = name === undefined ? `HTTP ${httpStatus}` : httpStatus === undefined ? name : `${name} (HTTP ${httpStatus})`;
-  const errorClass = facts.errorClass ?? transport?.errorClass ?? (httpStatus !== undefined ? classOfHttpStatus(httpStatus) : 'internal');
+  const errorClass = facts.errorClass ?? (httpStatus !== undefined ? classOfHttpStatus(httpStatus) : (transport?.errorClass ?? 'internal'));
   const detail = facts.detail ? `: ${facts.detail.replace(/\s+/g, ' ').trim().slice(0, 200)}` : '';
   return new KmsError(errorClass, `${what}: ${shown}${detail}`, {
     cause: err,

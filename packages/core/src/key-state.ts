@@ -17,9 +17,11 @@ export interface RefreshOptions {
   /** How often to ask the backend for its current key version (kube-apiserver polls Status every ~60 s). */
   readonly intervalMs: number;
   /**
-   * The retry interval after a failure (at most `intervalMs`). Not doubled: a refresh is one cheap
-   * metadata call, and while the breaker is open it costs no backend call at all, so retrying
-   * often is what lets health and Status recover within seconds of the backend's return.
+   * The retry interval after a failure (at most `intervalMs`). Not doubled while the backend is
+   * down or throttling: a refresh is one cheap metadata call, and while the breaker is open it
+   * costs no backend call at all, so retrying often is what lets health and Status recover within
+   * seconds of the backend's return. Doubled (up to `intervalMs`) after any other failure (a
+   * permission refused, a key disabled), which no breaker stops and no quick retry mends.
    */
   readonly retryMs: number;
 }
@@ -44,6 +46,7 @@ export class KeyStateRefresher {
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
   private failingSince = 0;
+  private dueAt = 0;
   private running: Promise<void> | undefined;
   private readonly registry = new KeyIdRegistry();
   private readonly stopper = new AbortController();
@@ -92,8 +95,23 @@ export class KeyStateRefresher {
 
   private schedule(): void {
     if (this.stopper.signal.aborted) return;
+    const down = this.lastError?.errorClass === 'unavailable' || this.lastError?.errorClass === 'throttled';
+    const retry = down ? this.opts.retryMs : this.opts.retryMs * 2 ** Math.min(this.failures - 1, 16);
+    this.arm(this.failures === 0 ? this.opts.intervalMs : Math.min(this.opts.intervalMs, retry));
+  }
+
+  /**
+   * A backend call just failed as unavailable or throttled: refresh within `retryMs` (unless a
+   * refresh is due sooner), so that health reflects whether the backend is really down.
+   */
+  refreshSoon(): void {
+    if (this.stopper.signal.aborted || this.running || this.dueAt - Date.now() <= this.opts.retryMs) return;
+    this.arm(this.opts.retryMs);
+  }
+
+  private arm(delay: number): void {
     if (this.timer) clearTimeout(this.timer);
-    const delay = this.failures === 0 ? this.opts.intervalMs : Math.min(this.opts.intervalMs, this.opts.retryMs);
+    this.dueAt = Date.now() + delay;
     this.timer = setTimeout(() => void this.refresh(), delay);
     this.timer.unref();
   }
@@ -122,8 +140,10 @@ export class KeyStateRefresher {
     } catch (err) {
       if (this.stopper.signal.aborted) return;
       const error = KmsError.from(err);
-      // Numbers (seconds open, counts) change between attempts; the cause does not.
-      const shape = (e: KmsError | undefined): string | undefined => e?.message.replace(/\d+/g, 'N');
+      // The same cause again, whether the backend said it or the open breaker repeats it (its
+      // error's cause is the failure that opened it); numbers (seconds, counts) aside.
+      const root = (e: KmsError | undefined): KmsError | undefined => (KmsError.is(e?.cause) ? root(e.cause) : e);
+      const shape = (e: KmsError | undefined): string | undefined => root(e)?.message.replace(/\d+/g, 'N');
       const repeated = shape(this.lastError) === shape(error);
       this.lastError = error;
       if (this.failures === 0) this.failingSince = Date.now();

@@ -24,6 +24,11 @@ export interface PluginServerOptions {
   readonly listenAddr: string;
   /** Socket file mode (default 0o600). */
   readonly socketMode?: number;
+  /**
+   * Accept a socket directory that group or others can write (default: refuse it, since whoever
+   * can write it can replace the socket with an impostor). Only for a directory shared on purpose.
+   */
+  readonly allowSharedSocketDir?: boolean;
   /** `host:port` of /livez, /readyz, /healthz, /metrics; "off" (the default here) to disable. */
   readonly healthAddr?: string;
   /** Serve only KMS v2. */
@@ -94,8 +99,13 @@ export function createPluginServer(opts: PluginServerOptions): PluginServer {
     rateLimit: { ...DEFAULT_REMOTE_POLICY.rateLimit, ...opts.remote?.rateLimit },
   };
   const refreshOpts: RefreshOptions = { intervalMs: 60_000, retryMs: 2_000, ...opts.refresh };
+  // A failing call asks the refresher (made below) for a prompt health check.
+  let checkSoon: () => void = () => undefined;
   const observer: RemoteCallObserver = {
-    call: (op, result, seconds) => metrics.call(op, result, seconds),
+    call: (op, result, seconds) => {
+      metrics.call(op, result, seconds);
+      if ((result === 'unavailable' || result === 'throttled') && op !== 'current-key') checkSoon();
+    },
     rejected: (op, reason) => metrics.rejected(op, reason),
     breaker: (state, cause) => {
       metrics.breaker(state);
@@ -120,7 +130,10 @@ export function createPluginServer(opts: PluginServerOptions): PluginServer {
     backend,
     refreshOpts,
     {
-      keyChanged: (next) => metrics.currentKey(opts.provider.kind, next.keyId),
+      keyChanged: (next) => {
+        metrics.currentKey(opts.provider.kind, next.keyId);
+        cache.forgetRefusals(); // a KEK refused under the old key may open under the new one
+      },
       keyRevoked: (reason) => {
         if (cache.size > 0) log.warn({ reason }, 'backend key revoked or unusable: forgetting local KEKs');
         envelope.forget();
@@ -129,6 +142,7 @@ export function createPluginServer(opts: PluginServerOptions): PluginServer {
     },
     log,
   );
+  checkSoon = () => refresher.refreshSoon();
   const service = new KmsService({
     refresher,
     envelope,
@@ -138,12 +152,13 @@ export function createPluginServer(opts: PluginServerOptions): PluginServer {
     runtimeVersion: opts.runtimeVersion ?? '0.0.0',
     staleAfterMs: 2 * refreshOpts.intervalMs + remote.timeoutMs,
   });
-  const deps = { service, metrics, log };
   const protocolLog = new LogThrottle(log);
+  const deps = { service, metrics, log, throttledLog: protocolLog };
   let socketLost: string | undefined;
   const socket = new SocketServer({
     address,
     socketMode: opts.socketMode ?? 0o600,
+    ...(opts.allowSharedSocketDir ? { allowSharedSocketDir: true } : {}),
     v2: v2Handlers(deps),
     ...(opts.disableV1 ? {} : { v1: v1Handlers(deps) }),
     log,

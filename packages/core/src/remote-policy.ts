@@ -101,13 +101,18 @@ export class RemotePolicy {
       breaker: new ConsecutiveBreaker(opts.breakerThreshold),
     });
     breaker.onBreak((reason) => {
+      // A failed trial call opens the breaker again: keep when it first opened; the cause is the latest.
       const cause = 'error' in reason ? KmsError.from(reason.error) : new KmsError('unavailable', 'isolated');
-      this.opened = { cause, at: Date.now() };
+      this.opened = { cause, at: this.opened?.at ?? Date.now() };
     });
     breaker.onStateChange((state) => {
+      const previous = this.breakerState;
       this.breakerState = breakerStateName(state);
       if (this.breakerState === 'closed') this.opened = undefined;
-      observer.breaker(this.breakerState, this.opened?.cause);
+      // Reported when it opens after being closed, and when it closes: not each trial in between.
+      if (this.breakerState !== 'half-open' && (previous === 'closed') !== (this.breakerState === 'closed')) {
+        observer.breaker(this.breakerState, this.opened?.cause);
+      }
     });
     this.outer = wrap(
       retry(retryable, {

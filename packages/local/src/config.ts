@@ -13,6 +13,9 @@ export const LOCAL_OPTIONS = defineOptions({
     help: 'create the key file with a new key if it does not exist (its directory must exist); for throwaway clusters only',
     schema: schemas.switch(),
   },
+  // 0.1.0 created a missing key file unless this was given; that is the default now. Accepted so
+  // that a manifest written for 0.1.0 still starts (a warning says it can go).
+  'require-key-file': { help: 'deprecated: the default since 0.2 (a missing key file stops start-up); ignored', schema: schemas.switch() },
 });
 
 /** The validated options of kms-plugin-local. */

@@ -15,6 +15,7 @@ await runPluginCli({
   parseConfig: parseLocalConfig,
   async buildProvider(config, { log }) {
     const keyFile = config['key-file'];
+    if (config['require-key-file']) log.warn('--require-key-file is the default now and can be removed');
     if (config['create-key-file'] && (await createKeyringIfMissing(keyFile))) {
       log.warn({ keyFile }, 'created a new key file with a new root key (--create-key-file); back it up');
     }

@@ -63,7 +63,14 @@ export class LocalKeyProvider implements KeyProvider {
       await this.reload().catch(() => undefined); // a key added by another replica's rotate
       key = this.keys.find((k) => id.equals(Buffer.from(k.id, 'ascii')));
     }
-    if (!key) throw new KmsError('corrupt-ciphertext', 'local wrapped key names a key version the keyring does not hold');
+    // Not "corrupt": with several control-plane nodes, this node's key file may not have the
+    // rotated version yet. FAILED_PRECONDITION says so, and is never remembered as a bad KEK.
+    if (!key) {
+      throw new KmsError(
+        'user-induced',
+        `local wrapped key names a key version the key file ${this.path} does not hold: copy the rotated key file to this node`,
+      );
+    }
     return openAes256Gcm(key.key, blob, aad(id, opts.aad), 'local wrapped key');
   }
 

@@ -17,8 +17,8 @@ describeBinary({
   bin: BIN,
   options: LOCAL_OPTIONS,
   readme: fileURLToPath(new URL('../README.md', import.meta.url)),
-  async start() {
-    const keyFile = join(await mkdtemp(join(tmpdir(), 'k8s-kms-local-suite-')), 'local.key');
+  async start(dir) {
+    const keyFile = join(dir, 'local.key');
     expect(run(['init', '--key-file', keyFile]).code).toBe(0);
     return { args: ['--key-file', keyFile] };
   },

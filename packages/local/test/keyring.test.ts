@@ -67,6 +67,20 @@ describe('the local keyring file', () => {
     expect((err as Error).message).toBe(`key file ${path} is not a k8s-kms-local-keyring/v1 keyring`);
   });
 
+  it("refuses data under a key version its file does not hold as FAILED_PRECONDITION (another node's rotation), not as corrupt", async () => {
+    await createKeyringIfMissing(path);
+    const otherPath = join(path, '..', 'other.json');
+    await createKeyringIfMissing(otherPath);
+    const signal = new AbortController().signal;
+    const other = await LocalKeyProvider.open(otherPath);
+    const wrapped = await other.wrap(Buffer.alloc(32, 1), { key: await other.currentKey({ signal }), aad: Buffer.from('a'), signal });
+    const mine = await LocalKeyProvider.open(path);
+    await expect(mine.unwrap(wrapped, { aad: Buffer.from('a'), signal })).rejects.toMatchObject({
+      errorClass: 'user-induced',
+      message: expect.stringContaining('copy the rotated key file to this node') as unknown as string,
+    });
+  });
+
   it('lets the provider pick up a rotation at its next currentKey, and unwrap under old versions', async () => {
     await createKeyringIfMissing(path);
     const provider = await LocalKeyProvider.open(path);

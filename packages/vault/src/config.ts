@@ -17,7 +17,13 @@ export const VAULT_OPTIONS = defineOptions({
     value: 'url',
     required: true,
     help: 'Vault or OpenBao address, e.g. https://vault.example:8200',
-    schema: z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, '')),
+    schema: z
+      .url({ protocol: /^https?$/ })
+      .refine(
+        (url) => !URL.canParse(url) || (!new URL(url).username && !new URL(url).password),
+        'must not carry credentials (use an auth method)',
+      )
+      .transform((url) => url.replace(/\/+$/, '')),
   },
   'transit-mount': {
     value: 'path',

@@ -31,7 +31,10 @@ export function fromVaultError(operation: string, err: unknown): KmsError {
   const said = err.errors.join('; ');
   const lower = said.toLowerCase();
   if (err.status === 400 && lower.includes('disallowed by policy')) {
-    return new KmsError('user-induced', `${where}: the ciphertext's key version is below the key's min_decryption_version (${said})`);
+    return new KmsError(
+      'user-induced',
+      `${where}: the ciphertext's key version is below the key's min_decryption_version (${said.replace(/\s+/g, ' ').slice(0, 200)})`,
+    );
   }
   // Transit answers a ciphertext that does not open with 400, or for RSA keys with 500.
   const undecryptable = err.status === 400 || (err.status === 500 && operation === 'decrypt');

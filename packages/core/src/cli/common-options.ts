@@ -23,6 +23,10 @@ export const COMMON_OPTIONS = defineOptions({
       .transform((v) => parseInt(v, 8))
       .refine((m) => (m & 0o007) === 0, 'must not grant access to other users: anyone who can open the socket can decrypt'),
   },
+  'allow-shared-socket-dir': {
+    help: 'accept a socket directory that group or others can write (warns at every start); only for a directory shared on purpose',
+    schema: schemas.switch(),
+  },
   'health-addr': {
     value: 'host:port',
     default: '127.0.0.1:8787',
@@ -65,7 +69,7 @@ export const COMMON_OPTIONS = defineOptions({
   'refresh-retry': {
     value: 'duration',
     default: '2s',
-    help: 'retry interval after a failed refresh (until it succeeds)',
+    help: 'retry interval after a failed refresh: fixed while the backend is down, doubling after a refusal',
     schema: schemas.duration(10),
   },
   'backend-timeout': { value: 'duration', default: '2s', help: 'deadline of one backend call attempt', schema: schemas.duration(10) },
@@ -121,6 +125,7 @@ export function serverOptionsFrom(c: CommonConfig): Omit<PluginServerOptions, 'p
   return {
     listenAddr: c['listen-addr'],
     socketMode: c['socket-mode'],
+    allowSharedSocketDir: c['allow-shared-socket-dir'],
     healthAddr: c['health-addr'],
     disableV1: c['disable-v1'],
     statusVersion: c['status-version'],

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../config-error.js';
-import { parseDuration } from './duration.js';
+import { GO_DURATION, parseDuration } from './duration.js';
 
 /**
  * One option of a plugin, declared once: from this come its command-line flag, its environment
@@ -34,15 +34,9 @@ export type OptionDecls = Readonly<Record<string, OptionSpec>>;
 /** The validated values of a set of options. */
 export type OptionValues<D extends OptionDecls> = { readonly [K in keyof D]: D[K] extends OptionSpec<infer T> ? T : never };
 
-/** The flat view of one option: what the CLI, the READMEs and the tests list. */
-export interface OptionDef {
+/** The flat view of one option, its name beside its spec (no schema): what the CLI, the READMEs and the tests list. */
+export interface OptionDef extends Omit<OptionSpec, 'schema'> {
   readonly name: string;
-  readonly value?: string;
-  readonly help: string;
-  readonly default?: string;
-  readonly required?: boolean;
-  readonly repeatable?: boolean;
-  readonly secret?: boolean;
 }
 
 /** Every env var is this prefix plus the flag name in SCREAMING_SNAKE_CASE. */
@@ -137,15 +131,13 @@ export function splitList(values: readonly string[]): string[] {
     .filter((v) => v !== '');
 }
 
-/** Go's duration syntax ("250ms", "1h30m", "0"), for the JSON Schema and the first check. */
-const GO_DURATION = /^(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)$/;
-
 /** Schemas the options of every plugin share. */
 export const schemas = {
   /** A duration, Go's syntax, into milliseconds, at least `minMs`. */
   duration(minMs = 0, why = `must be at least ${minMs}ms`): z.ZodType<number> {
     return z
       .string()
+      .trim()
       .regex(GO_DURATION, 'must be a duration like 250ms, 30s, 5m, 1h30m or 24h')
       .transform((v) => parseDuration(v))
       .refine((ms) => ms >= minMs, why);

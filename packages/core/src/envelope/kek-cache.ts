@@ -82,6 +82,11 @@ export class KekCache {
     this.events.size(0);
   }
 
+  /** Forget the refusals only (the backend key changed: what it refused may open now). */
+  forgetRefusals(): void {
+    this.refusedRecently.clear();
+  }
+
   get size(): number {
     return this.lru.size;
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { raceAbort } from '../abortable.js';
 import type { KeyState } from '../key-state.js';
+import { needs } from '../errors.js';
 import { KEY_BYTES } from './aead.js';
 
 /** When the active local KEK is replaced by a fresh one (each replacement is one backend wrap). */
@@ -46,7 +47,15 @@ export class LocalKekManager {
     private readonly wrap: (kek: Buffer, key: KeyState) => Promise<Uint8Array>,
     private readonly onCreated: (kek: ActiveKek, reason: KekRotationReason) => void,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    // A KEK with no use or no age left would be replaced at every seal, one backend wrap each.
+    needs(
+      Number.isInteger(limits.maxUses) && limits.maxUses >= 1,
+      'invalid-input',
+      'kekLimits.maxUses must be a whole number of at least 1',
+    );
+    needs(limits.maxAgeMs > 0, 'invalid-input', 'kekLimits.maxAgeMs must be positive');
+  }
 
   /**
    * A KEK for one seal under `key`, counting the use. `signal` ends this caller's wait. The limits
@@ -63,7 +72,7 @@ export class LocalKekManager {
       }
       const created = await raceAbort(this.create(key, reason ?? 'first'), signal);
       // Counted in the same tick as the check, so no two callers take the last use.
-      if (created.keyId === key.keyId && created.uses < this.limits.maxUses) {
+      if (created.uses < this.limits.maxUses) {
         created.uses += 1;
         return created;
       }

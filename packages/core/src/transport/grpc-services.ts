@@ -2,6 +2,7 @@ import type { handleUnaryCall, ServerUnaryCall } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { KmsError } from '../errors.js';
 import type { KmsService } from '../kms-service.js';
+import type { LogThrottle } from '../ops/log-throttle.js';
 import type { PluginMetrics } from '../ops/metrics.js';
 import type * as v1 from '../gen/kms/v1beta1/api.js';
 import type * as v2 from '../gen/kms/v2/api.js';
@@ -12,6 +13,8 @@ interface Deps {
   readonly service: KmsService;
   readonly metrics: PluginMetrics;
   readonly log: Logger;
+  /** For what a client can send at any rate (malformed requests): a line per reason and interval. */
+  readonly throttledLog: LogThrottle;
 }
 
 /** The KMS v2 service implementation for grpc-js: decode, call the service, map errors once. */
@@ -68,7 +71,8 @@ function unary<Req, Res>(
         const request: unknown = call.request;
         if (isMalformed(request)) {
           deps.metrics.malformedRequest(request.reason);
-          throw new KmsError('invalid-input', request.message);
+          deps.throttledLog.warn(request.reason, { api, method, reason: request.reason }, 'request refused as malformed');
+          throw new MalformedError(request.message);
         }
         return fn(call.request, abort.signal);
       })
@@ -88,7 +92,9 @@ function unary<Req, Res>(
           const code = GRPC_CODE[error.errorClass];
           const seconds = (performance.now() - started) / 1000;
           deps.metrics.grpc(api, method, codeName(code), seconds);
-          deps.log.warn({ api, method, uid, errorClass: error.errorClass, code: codeName(code), err: error.message }, 'request failed');
+          if (!(err instanceof MalformedError)) {
+            deps.log.warn({ api, method, uid, errorClass: error.errorClass, code: codeName(code), err: error.message }, 'request failed');
+          }
           callback({ code, details: error.message });
         },
       )
@@ -97,6 +103,13 @@ function unary<Req, Res>(
         call.off('cancelled', onCancel);
       });
   };
+}
+
+/** A request refused unread: answered INVALID_ARGUMENT, logged through the throttle, not per request. */
+class MalformedError extends KmsError {
+  constructor(message: string) {
+    super('invalid-input', message);
+  }
 }
 
 /** The apiserver's request uid (v2 only), trimmed: it is only for correlating logs. */

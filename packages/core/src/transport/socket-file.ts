@@ -7,15 +7,22 @@ import { ConfigError } from '../config-error.js';
  * Make the socket path ready to bind: create its directory, check that nobody but this user (or
  * root) can replace what is in it, remove a stale socket left by a crash, refuse to replace
  * anything that is not a socket, and refuse to steal a socket another live process serves.
+ * Returns the warning to log when a shared directory was allowed (`allowShared`).
  */
-export async function prepareSocketPath(path: string): Promise<void> {
+export async function prepareSocketPath(path: string, opts: { allowShared?: boolean } = {}): Promise<string | undefined> {
   await mkdir(dirname(path), { recursive: true, mode: 0o750 });
-  await checkSocketDirectory(dirname(path));
+  let warning: string | undefined;
+  try {
+    await checkSocketDirectory(dirname(path));
+  } catch (err) {
+    if (!opts.allowShared || !ConfigError.is(err)) throw err;
+    warning = `${err.message.replace(/^--listen-addr: /, '')} (allowed by --allow-shared-socket-dir)`;
+  }
   let info;
   try {
     info = await lstat(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return warning;
     throw new Error(`cannot inspect socket path ${path}: ${(err as Error).message}`);
   }
   if (!info.isSocket()) {
@@ -25,6 +32,7 @@ export async function prepareSocketPath(path: string): Promise<void> {
     throw new Error(`socket ${path} is in use by another running process`);
   }
   await unlink(path);
+  return warning;
 }
 
 const GROUP_OR_OTHER_WRITE = 0o022;
@@ -36,30 +44,34 @@ const STICKY = 0o1000;
  * every plaintext data key to. So the directory must belong to this user or root and be writable
  * by nobody else; each directory above it must belong to this user or root and be writable by
  * nobody else unless it is sticky (like /tmp: others may add entries there, but not rename or
- * remove ours).
+ * remove ours). Both the path as written (kube-apiserver resolves it at every connect, so a
+ * symlink in it must sit in a safe directory too) and the directory it resolves to are checked.
  */
 export async function checkSocketDirectory(dir: string, uid = process.geteuid?.() ?? 0): Promise<void> {
-  const real = await realpath(dir);
   const trusted = (owner: number): boolean => owner === uid || owner === 0;
-  const info = await stat(real);
-  const mode = `0${(info.mode & 0o7777).toString(8)}`;
-  if (!trusted(info.uid)) {
-    throw new ConfigError(
-      `--listen-addr: socket directory ${real} belongs to uid ${info.uid}, not to this plugin's uid ${uid} or root: that user could replace the socket with an impostor`,
-    );
-  }
-  if (info.mode & GROUP_OR_OTHER_WRITE) {
-    throw new ConfigError(
-      `--listen-addr: socket directory ${real} has mode ${mode}: others can write it and replace the socket with an impostor (chmod go-w ${real}, or use a directory of the plugin's own)`,
-    );
-  }
-  for (let parent = dirname(real), child = real; parent !== child; child = parent, parent = dirname(parent)) {
-    const p = await stat(parent);
-    const writable = (p.mode & GROUP_OR_OTHER_WRITE) !== 0 && (p.mode & STICKY) === 0;
-    if (!trusted(p.uid) || writable) {
+  const mode = (m: number): string => `0${(m & 0o7777).toString(8)}`;
+  const real = await realpath(dir);
+  for (const socketDir of new Set([dir, real])) {
+    const info = await stat(socketDir);
+    if (!trusted(info.uid)) {
       throw new ConfigError(
-        `--listen-addr: directory ${parent} above the socket belongs to uid ${p.uid} with mode 0${(p.mode & 0o7777).toString(8)}: another user could replace ${child}, and the socket with it`,
+        `--listen-addr: socket directory ${socketDir} belongs to uid ${info.uid}, not to this plugin's uid ${uid} or root: that user could replace the socket with an impostor`,
       );
+    }
+    if (info.mode & GROUP_OR_OTHER_WRITE) {
+      throw new ConfigError(
+        `--listen-addr: socket directory ${socketDir} has mode ${mode(info.mode)}: others can write it and replace the socket with an impostor (chmod go-w ${socketDir}, or use a directory of the plugin's own)`,
+      );
+    }
+    for (let parent = dirname(socketDir), child = socketDir; parent !== child; child = parent, parent = dirname(parent)) {
+      const p = await lstat(parent);
+      if (p.isSymbolicLink()) continue; // a link cannot be changed, only replaced: its own directory is checked next
+      const writable = (p.mode & GROUP_OR_OTHER_WRITE) !== 0 && (p.mode & STICKY) === 0;
+      if (!trusted(p.uid) || writable) {
+        throw new ConfigError(
+          `--listen-addr: directory ${parent} above the socket belongs to uid ${p.uid} with mode ${mode(p.mode)}: another user could replace ${child}, and the socket with it`,
+        );
+      }
     }
   }
 }

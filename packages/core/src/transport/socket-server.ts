@@ -14,6 +14,8 @@ export interface SocketServerOptions {
   readonly address: ListenAddress;
   /** File mode of the socket: 0o600 by default, 0o660 to admit a group. */
   readonly socketMode: number;
+  /** Accept a socket directory others can write (logged as a warning at every start). */
+  readonly allowSharedSocketDir?: boolean;
   readonly v2: v2.KeyManagementServiceServer;
   /** Omitted when v1beta1 is disabled. */
   readonly v1?: v1.KeyManagementServiceServer;
@@ -53,7 +55,10 @@ export class SocketServer {
 
   async listen(): Promise<void> {
     const { address } = this.opts;
-    if (address.kind === 'path') await prepareSocketPath(address.path);
+    if (address.kind === 'path') {
+      const warning = await prepareSocketPath(address.path, { allowShared: this.opts.allowSharedSocketDir === true });
+      if (warning) this.opts.log.warn({ listenAddr: formatListenAddress(address) }, warning);
+    }
     // The socket is created by bind(2) with the process umask: narrow it so the file is never
     // wider than 0600, not even for the moment before the chmod below.
     const previousUmask = process.umask(0o177);
@@ -114,7 +119,11 @@ export class SocketServer {
         .then((reason) => {
           if (!reason || !this.listening) return;
           clearInterval(this.watch);
-          this.opts.onSocketLost(reason);
+          try {
+            this.opts.onSocketLost(reason);
+          } catch (err) {
+            this.opts.log.error({ err: (err as Error).message }, 'onSocketLost failed');
+          }
         })
         .finally(() => (checking = false));
     }, SOCKET_CHECK_MS);
