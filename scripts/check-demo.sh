@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# The README's first command on a machine with Node.js and npm only: runs scripts/demo.sh with a
-# PATH that holds node, npm and the POSIX tools a shell script uses, and no Python, Go or git.
-# Passes when both round trips match and the demo names its provider as the README does.
+# The README's first command on a machine with Node.js and npm only: runs scripts/demo.sh in a
+# fresh copy of the checkout (its files as git sees them: no node_modules, no build, no turbo
+# cache, so set-up really installs and builds), with a PATH that holds node, npm and the POSIX
+# tools a shell script uses, and no Python, Go or git. Passes when both round trips match and the
+# demo names its provider as the README does.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 bin=$(mktemp -d "${TMPDIR:-/tmp}/k8s-kms-node-only.XXXXXX")
-trap 'rm -rf "$bin"' EXIT
-for tool in node npm npx bash sh env cat cut mktemp seq sleep rm kill dirname mkdir chmod ls head tr sed grep uname; do
+tree=$(mktemp -d "${TMPDIR:-/tmp}/k8s-kms-fresh.XXXXXX")
+trap 'rm -rf "$bin" "$tree"' EXIT
+git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+  [ -e "$f" ] && mkdir -p "$tree/$(dirname "$f")" && cp -p "$f" "$tree/$f"
+done
+for tool in node npm npx bash sh env cat cut mktemp seq sleep rm kill dirname mkdir chmod ls head tr sed grep uname cp mv ln; do
   path=$(command -v "$tool") && [ -n "$path" ] && [ "${path#/}" != "$path" ] && ln -s "$path" "$bin/$tool"
 done
 for absent in python3 python go git pip; do
   [ -e "$bin/$absent" ] && { echo "check-demo: $absent must not be on the Node-only PATH" >&2; exit 1; }
 done
 
-out=$(PATH="$bin" DEMO_EXIT=1 bash scripts/demo.sh 2>&1 </dev/null)
+out=$(cd "$tree" && PATH="$bin" DEMO_EXIT=1 bash scripts/demo.sh 2>&1 </dev/null)
 rc=$?
 fail() { echo "check-demo: $1" >&2; echo "$out" | tail -20 >&2; exit 1; }
 [ $rc -eq 0 ] || fail "scripts/demo.sh exited $rc with only Node.js and npm on PATH"

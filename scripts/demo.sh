@@ -7,13 +7,14 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/k8s-kms-demo.XXXXXX")
+plugin=
+trap '[ -n "$plugin" ] && { kill -TERM $plugin 2>/dev/null; wait $plugin 2>/dev/null; }; rm -rf "$work"' EXIT
 socket="$work/kms.sock"
 plugin_bin=node_modules/.bin/kms-plugin-local
 "$plugin_bin" init --key-file "$work/local.key"
 # The binary itself, not npx: npx does not pass SIGTERM on to the plugin.
 "$plugin_bin" --listen-addr "unix://$socket" --key-file "$work/local.key" --health-addr 127.0.0.1:0 --log-level warn &
 plugin=$!
-trap 'kill -TERM $plugin 2>/dev/null; wait $plugin 2>/dev/null; rm -rf "$work"' EXIT
 
 for _ in $(seq 1 100); do [ -S "$socket" ] && break; sleep 0.1; done
 [ -S "$socket" ] || { echo "demo: the plugin did not create its socket" >&2; exit 1; }

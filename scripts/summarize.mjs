@@ -15,9 +15,9 @@ if (existsSync(jest)) {
 
 const go = join(dir, 'go.json');
 if (existsSync(go)) {
-  // Count leaf tests: a failing subtest also fails its parent and its package, which are not
-  // counted again; a package failing with no failed test (a build error) counts once.
-  const failedTests = new Map(); // package -> test names
+  // Count leaf tests only, passed and failed alike: a test with subtests passes or fails with them
+  // and is not counted again; a package failing with no failed test (a build error) counts once.
+  const results = new Map(); // "package test" -> pass | fail
   const failedPackages = new Set();
   for (const line of readFileSync(go, 'utf8').split('\n')) {
     let e;
@@ -26,13 +26,23 @@ if (existsSync(go)) {
     } catch {
       continue;
     }
-    if (e.Test && e.Action === 'pass') passed += 1;
-    if (e.Action !== 'fail') continue;
-    if (e.Test) failedTests.set(e.Package, [...(failedTests.get(e.Package) ?? []), e.Test]);
-    else failedPackages.add(e.Package);
+    if (e.Action !== 'pass' && e.Action !== 'fail') continue;
+    if (e.Test) results.set(`${e.Package} ${e.Test}`, e.Action);
+    else if (e.Action === 'fail') failedPackages.add(e.Package);
   }
-  for (const tests of failedTests.values()) failed += tests.filter((t) => !tests.some((o) => o.startsWith(`${t}/`))).length;
-  for (const pkg of failedPackages) if (!failedTests.has(pkg)) failed += 1;
+  const keys = [...results.keys()];
+  let goFailed = 0;
+  for (const [key, action] of results) {
+    if (keys.some((k) => k.startsWith(`${key}/`))) continue; // a parent
+    if (action === 'pass') passed += 1;
+    else goFailed += 1;
+  }
+  const packagesWithFailures = new Set([...results].filter(([, a]) => a === 'fail').map(([k]) => k.split(' ')[0]));
+  for (const pkg of failedPackages) if (!packagesWithFailures.has(pkg)) goFailed += 1;
+  // go test failed before it could report a test (a module or build error): one failure.
+  const rc = existsSync(join(dir, 'go.rc')) ? readFileSync(join(dir, 'go.rc'), 'utf8').trim() : '1';
+  if (rc !== '0' && goFailed === 0) goFailed = 1;
+  failed += goFailed;
 } else failed += 1;
 
 // Script checks (type check, lint, set-up, demo): one result file each, "ok" or "failed".

@@ -4,6 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 results=$(mktemp -d "${TMPDIR:-/tmp}/k8s-kms-results.XXXXXX")
+trap 'rm -rf "$results"' EXIT
 status=0
 # A check: its name, then the command; counted as one passed or failed test in the closing line.
 check() {
@@ -13,10 +14,11 @@ check() {
 }
 
 # A failure before any suite ran still ends with the closing line CI reads.
-before=$(git status --porcelain 2>/dev/null)
+command -v git >/dev/null 2>&1 || { echo "test: git is required (the set-up check compares the checkout before and after)" >&2; echo "0 passed, 1 failed"; exit 1; }
+before=$(git status --porcelain)
 bash scripts/setup.sh || { echo "test: set-up failed" >&2; echo "0 passed, 1 failed"; exit 1; }
 setup_leaves_checkout_unchanged() {
-  [ "$(git status --porcelain 2>/dev/null)" = "$before" ] && return 0
+  [ "$(git status --porcelain)" = "$before" ] && return 0
   echo "test: scripts/setup.sh changed the checkout:" >&2
   git status --porcelain >&2
   return 1
@@ -42,13 +44,15 @@ node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/je
   --json --outputFile="$results/jest.json" || status=1
 
 echo "== build kube-apiserver, etcd, kubectl for e2e"
-bash scripts/build-e2e-tools.sh || status=1
+check e2e-tools-build bash scripts/build-e2e-tools.sh
 
 echo "== go test (e2e)"
 (cd e2e && go test -json -count=1 -timeout 40m ./... > "$results/go.json"; echo $? > "$results/go.rc")
 node scripts/print-go-results.mjs "$results/go.json" || status=1
 [ "$(cat "$results/go.rc")" = 0 ] || status=1
 
+echo "== nothing the tests ran changed the checkout"
+check tests-leave-checkout-unchanged setup_leaves_checkout_unchanged
+
 node scripts/summarize.mjs "$results"
-rm -rf "$results"
 exit $status

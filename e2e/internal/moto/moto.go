@@ -28,13 +28,7 @@ func Start() (*Server, error) {
 		Command:     "moto_server",
 		Args:        []string{"-H", "127.0.0.1", "-p", fmt.Sprint(port)},
 		InstalledBy: "scripts/setup-test-tools.sh, with .cache/moto-venv/bin on PATH",
-		Ready: func(*proc.Process) error {
-			resp, err := http.Get(s.URL + "/moto-api/")
-			if err == nil {
-				resp.Body.Close()
-			}
-			return err
-		},
+		Ready:       proc.HTTPReady(s.URL + "/moto-api/"),
 	})
 	if err != nil {
 		return nil, err
@@ -48,8 +42,14 @@ func (s *Server) Stop() { _ = s.p.Stop() }
 // call makes one KMS JSON-protocol call. moto routes by the signing scope, so the request
 // carries a (dummy) SigV4 Authorization header for the kms service.
 func (s *Server) call(target string, body map[string]any, out any) error {
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/", bytes.NewReader(b))
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
 	req.Header.Set("X-Amz-Target", "TrentService."+target)
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDE2E/20260101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=00")

@@ -31,7 +31,7 @@ type Server struct {
 	mnt  bool // transit is mounted
 }
 
-// Binary is the pinned `bao` that scripts/setup.sh installs into the project's venv, else the
+// Binary is the pinned `bao` that scripts/setup-test-tools.sh installs into the project's venv, else the
 // one on PATH.
 func Binary() string {
 	venv := filepath.Join(pluginproc.RepoRoot(), ".cache", "openbao-venv", "bin", "bao")
@@ -62,17 +62,7 @@ func Start() (*Server, error) {
 		DropEnv:     []string{"BAO_", "VAULT_"},
 		InstalledBy: "scripts/setup-test-tools.sh",
 		Redact:      []string{s.root},
-		Ready: func(*proc.Process) error {
-			resp, err := http.Get(s.URL + "/v1/sys/health")
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("sys/health: HTTP %d", resp.StatusCode)
-			}
-			return nil
-		},
+		Ready:       proc.HTTPReady(s.URL + "/v1/sys/health"),
 	})
 	if err != nil {
 		return nil, err

@@ -31,6 +31,7 @@ type Plugin struct {
 	rotate       func() error
 	prepare      func() error // run before each start (e.g. create the local key file once)
 	p            *proc.Process
+	lastOutput   string // what the last process printed, kept after it stopped
 }
 
 // Binary is the launcher of packages/<pkg>: bin/kms-plugin-<pkg>.js.
@@ -122,14 +123,15 @@ func (p *Plugin) Stop() error {
 	if p.p == nil {
 		return nil
 	}
-	defer func() { p.p = nil }()
-	return p.p.Stop()
+	err := p.p.Stop()
+	p.lastOutput, p.p = p.p.Output(), nil
+	return err
 }
 
-// Output is what the plugin printed (its log at warn level).
+// Output is what the running plugin printed (its log at warn level), or the last one once stopped.
 func (p *Plugin) Output() string {
 	if p.p == nil {
-		return ""
+		return p.lastOutput
 	}
 	return p.p.Output()
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,6 +52,8 @@ type Process struct {
 func Start(spec Spec) (*Process, error) {
 	cmd := exec.Command(spec.Command, spec.Args...)
 	cmd.Env = environ(spec.Env, spec.DropEnv)
+	// A grandchild that keeps the output pipe open must not block Wait after the process ended.
+	cmd.WaitDelay = 5 * time.Second
 	p := &Process{Name: filepath.Base(spec.Command), cmd: cmd, done: make(chan struct{}), out: &headBuffer{max: 64 << 10}, redact: spec.Redact}
 	var sink io.Writer = p.out
 	var logFile *os.File
@@ -153,6 +156,22 @@ func (p *Process) Tail() string {
 		text = text[len(text)-4000:]
 	}
 	return text
+}
+
+// HTTPReady is a readiness probe: GET url answers 200 within 2 s.
+func HTTPReady(url string) func(*Process) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	return func(*Process) error {
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
+		}
+		return nil
+	}
 }
 
 // FreePort asks the kernel for a free loopback port.

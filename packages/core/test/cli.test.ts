@@ -130,6 +130,17 @@ describe("core's CLI runner (on kms-plugin-fake)", () => {
     }
   });
 
+  it('on SIGTERM lets the calls in flight finish before it exits 0', async () => {
+    const p = await serve(['--kek-mode', 'direct', '--fake-latency', '400ms']);
+    const inFlight = Array.from({ length: 8 }, (_, i) => p.client.encrypt(Buffer.alloc(32, i)));
+    await new Promise((r) => setTimeout(r, 100)); // all 8 are inside a 400 ms backend call now
+    p.proc.signal('SIGTERM');
+    const answers = await Promise.allSettled(inFlight);
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill('fulfilled'));
+    expect(await p.proc.waitForExit()).toBe(0);
+    expect(p.output()).toContain('shutting down: draining in-flight calls');
+  });
+
   it.each(['removed', 'renamed'])('exits 1 when its socket file is %s while serving, so that its supervisor restarts it', async (how) => {
     const p = await serve();
     if (how === 'removed') await rm(p.socketPath);

@@ -52,6 +52,14 @@ describe('the local KEK envelope', () => {
     for (const [i, e] of encs.entries()) expect(await plugin.client.decrypt(e)).toEqual(seeds[i]);
   });
 
+  it('refuses KEK limits that would make a new KEK for every seal', async () => {
+    const { createPluginServer } = await import('../src/index.js');
+    const { FakeMemoryProvider } = await import('@k8s-kms/testkit');
+    expect(() =>
+      createPluginServer({ provider: new FakeMemoryProvider(), listenAddr: 'unix:///tmp/never.sock', kekLimits: { maxUses: 0 } }),
+    ).toThrow('kekLimits.maxUses must be a whole number of at least 1');
+  });
+
   it('replaces the local KEK after its maximum age', async () => {
     const { provider, plugin } = await startFakePlugin({ kekLimits: { maxAgeMs: 100 } });
     running.push(plugin);

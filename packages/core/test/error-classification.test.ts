@@ -78,6 +78,11 @@ describe('the shared error classification', () => {
     expect(retryAfterMs(undefined)).toBeUndefined();
   });
 
+  it('trusts the status of an answer over a network code its message mentions', () => {
+    const answered = new Error('upstream said: connect ECONNREFUSED 10.0.0.1:443');
+    expect(classifyFailure('Thing Decrypt', answered, { httpStatus: 400 })).toMatchObject({ errorClass: 'user-induced' });
+  });
+
   it("names the call, the error name and the status, and never repeats a foreign error's message", () => {
     const leaky = Object.assign(new Error('token s.SECRET rejected'), { name: 'SdkWeirdError' });
     const err = classifyFailure('Thing Encrypt', leaky, { httpStatus: 503 });

@@ -48,6 +48,10 @@ describe('validating option values', () => {
     fast: { help: '', schema: schemas.switch() },
   });
 
+  it('reads a duration with spaces around it', () => {
+    expect(parseOptions(options, { key: 'k1', wait: ' 5s ' }).wait).toBe(5000);
+  });
+
   it('applies the defaults of options left out, as a library caller passes them', () => {
     expect(parseOptions(options, { key: 'k1' })).toEqual({
       key: 'k1',

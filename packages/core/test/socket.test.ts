@@ -109,6 +109,35 @@ describe('the socket server', () => {
     server = undefined;
   });
 
+  it('refuses a socket path through a symlink that sits in a directory others can write', async () => {
+    const safe = join(dir, 'safe');
+    const open = join(dir, 'open');
+    await mkdir(safe, { mode: 0o700 });
+    await mkdir(open);
+    await chmod(open, 0o777);
+    const { symlink } = await import('node:fs/promises');
+    await symlink(safe, join(open, 'link'));
+    server = make(`unix://${open}/link/kms.sock`);
+    await expect(server.start()).rejects.toThrow(`directory ${open} above the socket`);
+    server = undefined;
+  });
+
+  it('accepts a shared socket directory with allowSharedSocketDir, warning at start', async () => {
+    const shared = join(dir, 'shared-on-purpose');
+    await mkdir(shared);
+    await chmod(shared, 0o770);
+    const logs = new LogCapture();
+    server = createPluginServer({
+      provider: new FakeMemoryProvider(),
+      listenAddr: `unix://${shared}/kms.sock`,
+      allowSharedSocketDir: true,
+      logger: createLogger({ level: 'warn', name: 't', destination: logs }),
+    });
+    await server.start();
+    expect(logs.text).toContain(`socket directory ${shared} has mode 0770`);
+    expect(logs.text).toContain('(allowed by --allow-shared-socket-dir)');
+  });
+
   it('refuses socket paths longer than sun_path holds instead of binding a truncated one', () => {
     const long = `unix://${dir}/${'s'.repeat(120)}.sock`;
     expect(() => make(long)).toThrow(/--listen-addr: the socket path is \d+ bytes; a unix socket address holds at most 107 \(sun_path\)/);

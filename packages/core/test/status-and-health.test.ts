@@ -114,6 +114,7 @@ describe('Status and the health endpoints', () => {
     provider.failAll(() => new KmsError('unavailable', 'backend went away'));
     await plugin.server.refreshKey();
     await waitFor(async () => (logs.text.includes('backend circuit breaker opened') ? true : undefined), 'the breaker to open');
+    await new Promise((r) => setTimeout(r, 900)); // several failed trial calls (one each 200 ms)
     provider.heal();
     await waitFor(async () => (logs.text.includes('backend reachable again') ? true : undefined), 'the backend to come back');
     const lines = logs.text
@@ -129,6 +130,35 @@ describe('Status and the health endpoints', () => {
     expect(lines).toContainEqual(expect.objectContaining({ level: 'info', msg: 'backend reachable again' }));
     // The same failure repeated is logged once at warn, not once per retry.
     expect(lines.filter((l) => l.msg === 'backend key refresh failed').length).toBeLessThanOrEqual(2);
+  });
+
+  it('checks the backend again soon after a call fails, so /healthz recovers without waiting for the refresh interval', async () => {
+    const started = await startFakePlugin({
+      healthAddr: '127.0.0.1:0',
+      refresh: { intervalMs: 60_000, retryMs: 100 },
+      remote: { retries: 0 },
+    });
+    plugin = started.plugin;
+    const addr = plugin.server.healthAddress;
+    const enc = await plugin.client.encrypt(Buffer.alloc(32, 4));
+    // A cold replica's Decrypt needs an unwrap; the backend blips once.
+    const { InstrumentedProvider, startPlugin } = await import('@k8s-kms/testkit');
+    const cold = new InstrumentedProvider(started.fake);
+    const replica = await startPlugin(cold, {
+      healthAddr: '127.0.0.1:0',
+      refresh: { intervalMs: 60_000, retryMs: 100 },
+      remote: { retries: 0 },
+    });
+    try {
+      cold.failNext('unwrap', () => new KmsError('unavailable', 'one blip'));
+      expect(await codeOf(replica.client.decrypt(enc))).toBe(status.UNAVAILABLE);
+      expect((await get(replica.server.healthAddress, '/healthz')).code).toBe(503);
+      await waitFor(async () => ((await get(replica.server.healthAddress, '/healthz')).code === 200 ? true : undefined), '/healthz', 3000);
+      expect(cold.calls['current-key']).toBeGreaterThanOrEqual(2); // the start, and the check the failure asked for
+    } finally {
+      await replica.stop();
+    }
+    expect((await get(addr, '/healthz')).code).toBe(200);
   });
 
   it('stays healthy in Status during a backend outage while a local KEK can still seal', async () => {

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import { COMMON_OPTIONS, createPluginClient, envName, optionDefs, optionsJsonSchema, type OptionDecls } from '@k8s-kms/core';
+import { leaked, waitFor } from './harness.js';
 import { runBinary, startPluginBinary, type RunningPluginBinary } from './plugin-binary.js';
 
 /** A `kms-plugin-*` binary under test, against its real backend, emulator or stand-in. */
@@ -18,8 +19,11 @@ export interface BinaryTarget {
   readonly options: OptionDecls;
   /** Its package README, whose flag table must list every option with its env var and default. */
   readonly readme: string;
-  /** The arguments and environment that make it start against its backend (called per process). */
-  start(): Promise<{ readonly args: readonly string[]; readonly env?: Readonly<Record<string, string | undefined>> }>;
+  /**
+   * The arguments and environment that make it start against its backend, called per process;
+   * `dir` is a fresh folder of the suite's (removed at its end) for any file it needs.
+   */
+  start(dir: string): Promise<{ readonly args: readonly string[]; readonly env?: Readonly<Record<string, string | undefined>> }>;
   /** Credentials it was given, which must never appear in what it prints. */
   secrets?(): readonly string[];
   /** Values of its own options that must be refused at start (exit 2, naming the flag), beyond generated ones. */
@@ -48,8 +52,14 @@ export function describeBinary(target: BinaryTarget): void {
       printed.push(r.stdout, r.stderr);
       return r;
     };
+    let n = 0;
+    const startArgs = async () => {
+      const own = join(dir, `start-${++n}`);
+      await mkdir(own);
+      return target.start(own);
+    };
     const serve = async (extraArgs: readonly string[] = [], extraEnv: Readonly<Record<string, string | undefined>> = {}) => {
-      const { args, env } = await target.start();
+      const { args, env } = await startArgs();
       return startPluginBinary(target.bin, { args: [...args, ...extraArgs], env: { ...env, ...extraEnv } });
     };
     const finish = async (p: RunningPluginBinary) => {
@@ -70,11 +80,8 @@ export function describeBinary(target: BinaryTarget): void {
     afterAll(async () => {
       await rm(dir, { recursive: true, force: true });
       const text = printed.join('\n');
-      for (const p of plaintexts) {
-        expect(text).not.toContain(p.toString('hex'));
-        expect(text).not.toContain(p.toString('base64'));
-      }
-      for (const s of target.secrets?.() ?? []) if (s) expect(text).not.toContain(s);
+      expect(leaked(text, plaintexts)).toEqual([]);
+      expect(leaked(text, target.secrets?.() ?? [])).toEqual([]);
     });
 
     it('lists every flag in --help, with the env var convention and the exit codes', () => {
@@ -122,7 +129,7 @@ export function describeBinary(target: BinaryTarget): void {
     });
 
     it('refuses each missing required option and each bad value at start with exit 2, naming the flag', async () => {
-      const { args, env } = await target.start();
+      const { args, env } = await startArgs();
       const without = (flag: string): string[] => {
         const out: string[] = [];
         for (let i = 0; i < args.length; i++) {
@@ -168,10 +175,10 @@ export function describeBinary(target: BinaryTarget): void {
       }
     });
 
-    it('resolves each option from the command line, then the environment, then the config file, then the default', async () => {
+    it('resolves options from the command line, then the environment, then the config file, then the default', async () => {
       const config = join(dir, 'precedence.json');
       await writeFile(config, JSON.stringify({ 'status-version': 'v2beta1', 'socket-mode': '0660', 'kek-mode': 'direct' }));
-      const { args, env } = await target.start();
+      const { args, env } = await startArgs();
       // --socket-mode: flag (0640) beats env (0620) beats file (0660); --kek-mode: env (local) beats
       // file (direct); --status-version: file (v2beta1) beats the default (v2).
       const p = await startPluginBinary(target.bin, {
@@ -190,32 +197,37 @@ export function describeBinary(target: BinaryTarget): void {
 
     it('drains calls in flight on SIGTERM, exits 0 and removes its socket', async () => {
       const p = await serve();
-      const seed = fresh();
-      const enc = await p.client.encrypt(seed);
       const load = createPluginClient(p.socketAddress, { timeoutMs: 10_000 });
-      let answered = 0;
-      const failures: number[] = [];
-      const loops = Array.from({ length: 16 }, async () => {
-        for (;;) {
-          try {
-            expect(await load.decrypt(enc)).toEqual(seed);
-            answered += 1;
-          } catch (err) {
-            // After SIGTERM the server takes no new calls: UNAVAILABLE, never INTERNAL.
-            failures.push((err as { code?: number }).code ?? -1);
-            return;
+      try {
+        const seed = fresh();
+        const enc = await p.client.encrypt(seed);
+        let answered = 0;
+        const failures: number[] = [];
+        const wrong: number[] = [];
+        const loops = Array.from({ length: 16 }, async () => {
+          for (;;) {
+            try {
+              if (!(await load.decrypt(enc)).equals(seed)) wrong.push(answered);
+              answered += 1;
+            } catch (err) {
+              // After SIGTERM the server takes no new calls: UNAVAILABLE, never INTERNAL.
+              failures.push((err as { code?: number }).code ?? -1);
+              return;
+            }
           }
-        }
-      });
-      while (answered < 50) await new Promise((r) => setTimeout(r, 10));
-      p.proc.signal('SIGTERM');
-      const code = await p.proc.waitForExit();
-      await Promise.all(loops);
-      load.close();
-      expect(code).toBe(0);
-      expect(failures.filter((c) => c !== Number(status.UNAVAILABLE))).toEqual([]);
-      await expect(stat(p.socketPath)).rejects.toMatchObject({ code: 'ENOENT' });
-      await finish(p);
+        });
+        await waitFor(async () => (answered >= 50 || failures.length > 0 ? true : undefined), 'calls under load');
+        expect(failures).toEqual([]); // nothing failed before the signal
+        p.proc.signal('SIGTERM');
+        expect(await p.proc.waitForExit()).toBe(0);
+        await Promise.all(loops);
+        expect(wrong).toEqual([]);
+        expect(failures.filter((c) => c !== Number(status.UNAVAILABLE))).toEqual([]);
+        await expect(stat(p.socketPath)).rejects.toMatchObject({ code: 'ENOENT' });
+      } finally {
+        load.close();
+        await finish(p);
+      }
     });
 
     it('prints nothing but JSON log lines while it serves, with level names and ISO times', () => {

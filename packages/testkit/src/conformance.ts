@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import { KEK_ANNOTATION, KmsError, type KekMode, type KeyProvider } from '@k8s-kms/core';
 import { InstrumentedProvider } from './instrumented-provider.js';
-import { codeOf, startPlugin, waitFor, type RunningPlugin } from './harness.js';
+import { codeOf, leaked, startPlugin, waitFor, type RunningPlugin } from './harness.js';
 
 /** What a backend is, for the scenarios that depend on it. */
 export interface ConformanceFeatures {
@@ -72,11 +72,8 @@ export function describeConformance(target: ConformanceTarget): void {
     });
     afterAll(async () => {
       await plugin.stop();
-      for (const p of plaintexts) {
-        expect(plugin.logs.text).not.toContain(p.toString('hex'));
-        expect(plugin.logs.text).not.toContain(p.toString('base64'));
-      }
-      for (const s of target.secrets?.() ?? []) expect(plugin.logs.text).not.toContain(s);
+      expect(leaked(plugin.logs.text, plaintexts)).toEqual([]);
+      expect(leaked(plugin.logs.text, target.secrets?.() ?? [])).toEqual([]);
     });
 
     it('answers Status healthy with a key_id, without calling the backend', async () => {
@@ -241,6 +238,8 @@ async function healthzOf(plugin: RunningPlugin, want: 'ok' | 'not ok'): Promise<
  * its features; each once, in local-KEK mode, on a plugin of its own with the health endpoints on.
  */
 function describeScenarios(target: ConformanceTarget): void {
+  // A scenario whose hook the backend does not give is listed as skipped, so that what a backend
+  // is not tested for stays visible in every run.
   describe(`${target.name} conformance scenarios`, () => {
     let plugin: RunningPlugin;
     const signal = (): AbortSignal => AbortSignal.timeout(10_000);
@@ -255,7 +254,7 @@ function describeScenarios(target: ConformanceTarget): void {
     });
     afterAll(async () => {
       await plugin.stop();
-      for (const s of target.secrets?.() ?? []) expect(plugin.logs.text).not.toContain(s);
+      expect(leaked(plugin.logs.text, target.secrets?.() ?? [])).toEqual([]);
     });
 
     it(`refuses a wrapped key presented with other AAD as corrupt (AAD bound ${target.features.aad === 'native' ? 'by the backend' : 'by digest'})`, async () => {
@@ -285,8 +284,9 @@ function describeScenarios(target: ConformanceTarget): void {
       }
     });
 
-    if (target.disableKey && target.enableKey)
-      it('reports a disabled key in Status and refuses Encrypt FAILED_PRECONDITION with /livez up, and serves again once enabled', async () => {
+    (target.disableKey && target.enableKey ? it : it.skip)(
+      'reports a disabled key in Status and refuses Encrypt FAILED_PRECONDITION with /livez up, and serves again once enabled',
+      async () => {
         await plugin.server.refreshKey();
         await target.disableKey?.();
         try {
@@ -300,10 +300,12 @@ function describeScenarios(target: ConformanceTarget): void {
         expect(await healthzOf(plugin, 'ok')).toBe('ok');
         const seed = randomBytes(32);
         expect(await plugin.client.decrypt(await plugin.client.encrypt(seed))).toEqual(seed);
-      });
+      },
+    );
 
-    if (target.outage && target.recover)
-      it('rides out an outage: cached local KEKs keep serving, /healthz says why, /livez stays up, and it recovers without a restart', async () => {
+    (target.outage && target.recover ? it : it.skip)(
+      'rides out an outage: cached local KEKs keep serving, /healthz says why, /livez stays up, and it recovers without a restart',
+      async () => {
         const seed = randomBytes(32);
         const before = await plugin.client.encrypt(seed);
         await target.outage?.();
@@ -320,36 +322,35 @@ function describeScenarios(target: ConformanceTarget): void {
         await waitFor(async () => ((await http('/healthz')) === 200 ? true : undefined), '/healthz after the backend returned', 20_000);
         const after = randomBytes(32);
         expect(await plugin.client.decrypt(await plugin.client.encrypt(after))).toEqual(after);
-      });
+      },
+    );
 
-    if (target.foreignKey)
-      it('refuses data under a key it was not given, and reads it once that key is allowed', async () => {
-        const { writer, reader } = (await target.foreignKey?.()) ?? ({} as never);
-        const foreign = await startPlugin(writer, { kekMode: 'direct' });
-        const allowed = await startPlugin(reader, { kekMode: 'direct' });
-        try {
-          const seed = randomBytes(32);
-          const enc = await foreign.client.encrypt(seed);
-          // The suite's plugin holds a provider for the current key only.
-          const refused = await codeOf(plugin.client.decrypt(enc));
-          expect([status.FAILED_PRECONDITION, status.INVALID_ARGUMENT]).toContain(refused);
-          expect(await allowed.client.decrypt(enc)).toEqual(seed);
-        } finally {
-          await foreign.stop();
-          await allowed.stop();
-        }
-      });
+    (target.foreignKey ? it : it.skip)('refuses data under a key it was not given, and reads it once that key is allowed', async () => {
+      const { writer, reader } = (await target.foreignKey?.()) ?? ({} as never);
+      const foreign = await startPlugin(writer, { kekMode: 'direct' });
+      const allowed = await startPlugin(reader, { kekMode: 'direct' });
+      try {
+        const seed = randomBytes(32);
+        const enc = await foreign.client.encrypt(seed);
+        // The suite's plugin holds a provider for the current key only.
+        const refused = await codeOf(plugin.client.decrypt(enc));
+        expect([status.FAILED_PRECONDITION, status.INVALID_ARGUMENT]).toContain(refused);
+        expect(await allowed.client.decrypt(enc)).toEqual(seed);
+      } finally {
+        await foreign.stop();
+        await allowed.stop();
+      }
+    });
 
-    if (target.recreateKey)
-      it('gives a key deleted and re-created under the same name a key_id never seen before', async () => {
-        const seen = new Set<string>();
-        for (let round = 0; round < 2; round++) {
-          if (round > 0) await target.recreateKey?.();
-          await plugin.server.refreshKey();
-          const { keyId } = await plugin.client.status();
-          expect(seen.has(keyId)).toBe(false);
-          seen.add(keyId);
-        }
-      });
+    (target.recreateKey ? it : it.skip)('gives a key deleted and re-created under the same name a key_id never seen before', async () => {
+      const seen = new Set<string>();
+      for (let round = 0; round < 2; round++) {
+        if (round > 0) await target.recreateKey?.();
+        await plugin.server.refreshKey();
+        const { keyId } = await plugin.client.status();
+        expect(seen.has(keyId)).toBe(false);
+        seen.add(keyId);
+      }
+    });
   });
 }

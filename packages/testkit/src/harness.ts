@@ -82,3 +82,17 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, what: stri
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * Which of `secrets` appear in `text` (as given, or as hex or base64 of the bytes): their positions
+ * as "secret #n", never the secrets themselves, so that a failing check does not print what it
+ * protects. Check with `expect(leaked(text, secrets)).toEqual([])`.
+ */
+export function leaked(text: string, secrets: readonly (string | Uint8Array)[]): string[] {
+  const found: string[] = [];
+  secrets.forEach((s, i) => {
+    const forms = typeof s === 'string' ? [s] : [Buffer.from(s).toString('hex'), Buffer.from(s).toString('base64')];
+    if (forms.some((f) => f !== '' && text.includes(f))) found.push(`secret #${i + 1}`);
+  });
+  return found;
+}

@@ -70,9 +70,15 @@ export async function startProcess<T>(spec: ProcessSpec<T>): Promise<{ proc: Run
   };
   const until = Date.now() + (spec.readyTimeoutMs ?? 30_000);
   for (;;) {
-    const value = await Promise.race([spec.ready(proc).catch(() => undefined), spawnError]);
+    // A probe that hangs (a request with no timeout of its own) must not outlast the deadline.
+    const probe = spec.ready(proc).catch(() => undefined);
+    const late = new Promise<undefined>((r) => setTimeout(() => r(undefined), Math.max(100, until - Date.now())).unref());
+    const value = await Promise.race([probe, late, spawnError]);
     if (value !== undefined) return { proc, ready: value };
-    if (proc.exited) throw new Error(`${spec.command} exited with ${proc.exitCode} before it was ready:\n${shown()}`);
+    if (proc.exited) {
+      await proc.waitForExit(); // its output is complete only once the pipes close
+      throw new Error(`${spec.command} exited with ${proc.exitCode} before it was ready:\n${shown()}`);
+    }
     if (Date.now() > until) {
       await proc.stop(1000);
       throw new Error(`${spec.command} was not ready within ${(spec.readyTimeoutMs ?? 30_000) / 1000} s:\n${shown()}`);

@@ -39,7 +39,13 @@ export class TcpProxy {
       client.pipe(upstream).pipe(client);
     });
     this.server = server;
-    await new Promise<void>((r) => server.listen(this.port, '127.0.0.1', r));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => {
+        this.server = undefined;
+        reject(new Error(`the proxy cannot listen on 127.0.0.1:${this.port} again: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+      });
+      server.listen(this.port, '127.0.0.1', resolve);
+    });
   }
 
   async down(): Promise<void> {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createLogger, type RawValues } from '@k8s-kms/core';
-import { LogCapture } from '@k8s-kms/testkit';
+import { leaked, LogCapture } from '@k8s-kms/testkit';
 import { OpenBao, OPENBAO_ROOT_TOKEN } from './support/openbao.js';
 import { createVaultProvider, parseVaultConfig, type VaultProvider } from '../src/index.js';
 
@@ -288,5 +288,5 @@ describe('TLS and cert auth against a real OpenBao with TLS', () => {
 
 it('never logged a token, secret_id or JWT in any of the above', () => {
   expect(secrets.length).toBeGreaterThan(5);
-  for (const s of secrets) expect(logs.text).not.toContain(s);
+  expect(leaked(logs.text, secrets)).toEqual([]);
 });

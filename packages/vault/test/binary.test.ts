@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { runBinary, startPluginBinary, waitFor, type RunningPluginBinary } from '@k8s-kms/testkit';
+import { leaked, runBinary, startPluginBinary, waitFor, type RunningPluginBinary } from '@k8s-kms/testkit';
 import { describeBinary } from '@k8s-kms/testkit/binary';
 import { VAULT_OPTIONS } from '../src/index.js';
 import { OpenBao, OPENBAO_ROOT_TOKEN } from './support/openbao.js';
@@ -51,8 +51,8 @@ describeBinary({
   bin: BIN,
   options: VAULT_OPTIONS,
   readme: fileURLToPath(new URL('../README.md', import.meta.url)),
-  async start() {
-    const tokenFile = join(dir, `suite-token-${randomBytes(4).toString('hex')}`);
+  async start(own) {
+    const tokenFile = join(own, 'token');
     await writeToken(tokenFile);
     return { args: ['--address', bao.address, '--key-name', KEY, '--token-file', tokenFile], env: { VAULT_TOKEN: '', VAULT_ADDR: '' } };
   },
@@ -70,11 +70,13 @@ describe('kms-plugin-vault against OpenBao', () => {
       '--address',
     ],
     [['--address', 'https://127.0.0.1:1', '--key-name', 'k', '--token', 't', '--tls-ca-file', '/no/such/ca.pem'], '--tls-ca-file'],
+    [['--address', 'https://admin:hunter2@vault.example:8200', '--key-name', 'k', '--token', 't'], '--address: must not carry credentials'],
   ])('refuses %j at start with exit 2 and an error naming %s', (args, flag) => {
     const r = runBinary(BIN, ['--listen-addr', `unix://${join(dir, 'never.sock')}`, '--health-addr', 'off', ...args]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(flag);
     expect(r.stderr).not.toContain('    at '); // a message, not a stack trace
+    expect(r.stderr).not.toContain('hunter2');
   });
 
   it('takes its token from the environment and never prints it', async () => {
@@ -88,7 +90,7 @@ describe('kms-plugin-vault against OpenBao', () => {
     const seed = randomBytes(32);
     expect(await withEnv.client.decrypt(await withEnv.client.encrypt(seed))).toEqual(seed);
     expect(await withEnv.stop()).toBe(0);
-    expect(withEnv.output()).not.toContain(token);
+    expect(leaked(withEnv.output(), [token])).toEqual([]);
     expect(withEnv.output()).not.toContain(seed.toString('base64'));
   });
 
@@ -166,7 +168,7 @@ describe('kms-plugin-vault against OpenBao', () => {
       expect(await local.stop()).toBe(0);
       expect(await direct.stop()).toBe(0);
       const outputs = [local.output(), direct.output()];
-      for (const text of outputs) for (const s of secrets) expect(text).not.toContain(s);
+      for (const text of outputs) expect(leaked(text, secrets)).toEqual([]);
     }
   }, 60_000);
 });

@@ -21,7 +21,7 @@ export class Moto {
       command: 'moto_server',
       args: ['-H', '127.0.0.1', '-p', String(port)],
       installedBy: 'scripts/setup-test-tools.sh, with .cache/moto-venv/bin on PATH',
-      ready: async () => ((await fetch(`${endpoint}/moto-api/`)).ok ? true : undefined),
+      ready: async () => ((await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(2000) })).ok ? true : undefined),
     });
     return new Moto(proc, endpoint);
   }

@@ -146,6 +146,7 @@ export class OpenBao {
         },
       );
       req.on('error', reject);
+      req.setTimeout(5000, () => req.destroy(new Error(`${method} ${path}: no answer within 5 s`)));
       req.end(payload);
     });
   }
