@@ -72,8 +72,9 @@ export async function startProcess<T>(spec: ProcessSpec<T>): Promise<{ proc: Run
   for (;;) {
     // A probe that hangs (a request with no timeout of its own) must not outlast the deadline.
     const probe = spec.ready(proc).catch(() => undefined);
-    const late = new Promise<undefined>((r) => setTimeout(() => r(undefined), Math.max(100, until - Date.now())).unref());
-    const value = await Promise.race([probe, late, spawnError]);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), Math.max(100, until - Date.now()))));
+    const value = await Promise.race([probe, late, spawnError]).finally(() => clearTimeout(timer));
     if (value !== undefined) return { proc, ready: value };
     if (proc.exited) {
       await proc.waitForExit(); // its output is complete only once the pipes close
