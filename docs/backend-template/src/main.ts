@@ -1,14 +1,11 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
-import { runPluginCli } from '@k8s-kms/core';
+import { ownVersion, runPluginCli } from '@k8s-kms/core';
 import { EXAMPLE_OPTIONS, parseExampleConfig } from './config.js';
 import { ExampleKmsProvider } from './provider.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-
 await runPluginCli({
   name: 'kms-plugin-example',
-  version,
+  version: ownVersion(import.meta.url),
   // TEMPLATE: components: { '<the SDK>': installedVersion('<the SDK>', import.meta.url) },
   description: 'Kubernetes KMS plugin (v2 and v1beta1) whose root keys live in Example KMS.',
   options: EXAMPLE_OPTIONS,

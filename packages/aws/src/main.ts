@@ -1,15 +1,12 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
-import { installedVersion, runPluginCli } from '@k8s-kms/core';
+import { installedVersion, ownVersion, runPluginCli } from '@k8s-kms/core';
 import { createAwsKmsClient } from './client.js';
 import { AWS_OPTIONS, parseAwsConfig } from './config.js';
 import { AwsKmsProvider } from './provider.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-
 await runPluginCli({
   name: 'kms-plugin-aws',
-  version,
+  version: ownVersion(import.meta.url),
   components: { '@aws-sdk/client-kms': installedVersion('@aws-sdk/client-kms', import.meta.url) },
   description: 'Kubernetes KMS plugin (v2 and v1beta1) whose root keys live in AWS KMS.',
   options: AWS_OPTIONS,

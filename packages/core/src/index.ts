@@ -29,7 +29,7 @@ export type { OptionSpec, OptionDecls, OptionValues, OptionDef } from './cli/opt
 export { COMMON_OPTIONS } from './cli/common-options.js';
 export type { RawValue, RawValues } from './cli/resolve-values.js';
 export { parseDuration } from './cli/duration.js';
-export { installedVersion } from './cli/version-info.js';
+export { installedVersion, ownVersion } from './cli/version-info.js';
 export { ConfigError } from './config-error.js';
 export { raceAbort } from './abortable.js';
 export { createPluginClient } from './client/plugin-client.js';

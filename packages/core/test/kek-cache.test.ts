@@ -5,7 +5,7 @@ const noEvents = { hit: () => undefined, miss: () => undefined, refused: () => u
 
 describe('the unwrapped-KEK cache', () => {
   it('does not keep a KEK whose unwrap finished after the cache was cleared (revocation)', async () => {
-    let release: (k: Uint8Array) => void = () => undefined;
+    let release: (k: Buffer) => void = () => undefined;
     const cache = new KekCache(10, () => new Promise((r) => (release = r)), noEvents);
     const pending = cache.get(Buffer.from('wrapped'), new AbortController().signal);
     cache.clear();

@@ -1,15 +1,12 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
-import { ConfigError, runPluginCli } from '@k8s-kms/core';
+import { ConfigError, ownVersion, runPluginCli } from '@k8s-kms/core';
 import { LOCAL_OPTIONS, parseLocalConfig } from './config.js';
 import { createKeyringIfMissing, initKeyring, KeyFileError, rotateKeyring } from './keyring.js';
 import { LocalKeyProvider } from './provider.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-
 await runPluginCli({
   name: 'kms-plugin-local',
-  version,
+  version: ownVersion(import.meta.url),
   description: 'Kubernetes KMS plugin (v2 and v1beta1) whose root keys live in a local keyring file.',
   options: LOCAL_OPTIONS,
   parseConfig: parseLocalConfig,

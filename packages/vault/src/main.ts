@@ -1,14 +1,11 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
-import { installedVersion, runPluginCli } from '@k8s-kms/core';
+import { installedVersion, ownVersion, runPluginCli } from '@k8s-kms/core';
 import { VAULT_OPTIONS, parseVaultConfig } from './config.js';
 import { createVaultProvider } from './create.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-
 await runPluginCli({
   name: 'kms-plugin-vault',
-  version,
+  version: ownVersion(import.meta.url),
   components: { 'node-vault': installedVersion('node-vault', import.meta.url) },
   description: 'Kubernetes KMS plugin (v2 and v1beta1) whose root keys live in a HashiCorp Vault or OpenBao transit engine.',
   options: VAULT_OPTIONS,

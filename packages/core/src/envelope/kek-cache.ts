@@ -32,7 +32,8 @@ export class KekCache {
 
   constructor(
     max: number,
-    private readonly unwrap: (wrapped: Buffer) => Promise<Uint8Array>,
+    /** The backend's unwrap of a local KEK: a fresh Buffer of 32 bytes (the provider guard checks). */
+    private readonly unwrap: (wrapped: Buffer) => Promise<Buffer>,
     private readonly events: KekCacheEvents,
   ) {
     this.lru = new LRUCache<string, Buffer>({ max });
@@ -95,7 +96,7 @@ export class KekCache {
     const generation = this.generation;
     let kek: Buffer;
     try {
-      kek = Buffer.from(await this.unwrap(wrapped));
+      kek = await this.unwrap(wrapped);
     } catch (err) {
       if (KmsError.is(err) && err.errorClass === 'corrupt-ciphertext' && generation === this.generation) {
         this.refusedRecently.set(id, err);
