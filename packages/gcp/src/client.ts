@@ -1,0 +1,101 @@
+import { readFile } from 'node:fs/promises';
+import { KeyManagementServiceClient } from '@google-cloud/kms';
+import * as grpc from '@grpc/grpc-js';
+import { GoogleAuth, type GoogleAuthOptions } from 'google-auth-library';
+import { ConfigError } from '@k8s-kms/core';
+import type { GcpConfig } from './config.js';
+
+/** Enough for Encrypt, Decrypt and GetCryptoKey (cloud-platform works too; this is the narrowest). */
+export const KMS_SCOPES = ['https://www.googleapis.com/auth/cloudkms'];
+/** Credential file types google-auth-library reads. */
+const CREDENTIAL_TYPES = new Set(['service_account', 'external_account', 'impersonated_service_account', 'authorized_user', 'external_account_authorized_user']);
+
+export interface GcpKmsClient {
+  readonly kms: KeyManagementServiceClient;
+  /** How it authenticates, for the start-up line: "service_account from --credentials-file", "metadata server". */
+  readonly auth: string;
+  readonly endpoint: string;
+}
+
+/**
+ * The Cloud KMS client (gRPC, @google-cloud/kms) with its credentials:
+ * --credentials-file, else GOOGLE_APPLICATION_CREDENTIALS (both read here, so a bad file stops
+ * start-up naming it), else the rest of Application Default Credentials (gcloud's file, then the
+ * GCE/GKE metadata server). The universe domain is fixed, so the client never asks the metadata
+ * server for it; with a credential file nothing but the endpoint and the file's own token URLs
+ * is ever contacted. Channel credentials are built here (TLS with --tls-ca-file or the system
+ * roots, plus the OAuth token of each call) so the same path serves Google and a private endpoint.
+ */
+export async function createGcpKmsClient(config: GcpConfig): Promise<GcpKmsClient> {
+  const fromFlag = config['credentials-file'];
+  const fromEnv = fromFlag ? undefined : process.env.GOOGLE_APPLICATION_CREDENTIALS || undefined;
+  const credentials = fromFlag
+    ? await readCredentials(fromFlag, '--credentials-file')
+    : fromEnv
+      ? await readCredentials(fromEnv, 'GOOGLE_APPLICATION_CREDENTIALS')
+      : undefined;
+  let ca: Buffer | null = null;
+  if (config['tls-ca-file']) {
+    try {
+      ca = await readFile(config['tls-ca-file']);
+    } catch (err) {
+      throw new ConfigError(`--tls-ca-file: cannot read ${config['tls-ca-file']} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (!ca.toString('utf8').includes('-----BEGIN CERTIFICATE-----')) {
+      throw new ConfigError(`--tls-ca-file: ${config['tls-ca-file']} holds no PEM certificate`);
+    }
+  }
+  const authOptions: GoogleAuthOptions = {
+    scopes: KMS_SCOPES,
+    universeDomain: 'googleapis.com',
+    ...(credentials ? { credentials: credentials as GoogleAuthOptions['credentials'] } : {}),
+    ...(config['quota-project'] ? { clientOptions: { quotaProjectId: config['quota-project'] } } : {}),
+  };
+  const auth = new GoogleAuth(authOptions);
+  const callCredentials = grpc.credentials.createFromGoogleCredential({
+    async getRequestHeaders(url?: string) {
+      const headers = await (await auth.getClient()).getRequestHeaders(url);
+      return Object.fromEntries(headers.entries());
+    },
+  });
+  const [host, port] = splitEndpoint(config.endpoint ?? 'cloudkms.googleapis.com:443');
+  const kms = new KeyManagementServiceClient({
+    auth,
+    apiEndpoint: host,
+    port,
+    universeDomain: 'googleapis.com',
+    sslCreds: grpc.credentials.combineChannelCredentials(grpc.credentials.createSsl(ca), callCredentials),
+  });
+  const type = (credentials as { type?: string } | undefined)?.type;
+  return {
+    kms,
+    auth: fromFlag ? `${type} from --credentials-file` : fromEnv ? `${type} from GOOGLE_APPLICATION_CREDENTIALS` : 'application default (gcloud or metadata server)',
+    endpoint: `${host}:${port}`,
+  };
+}
+
+/** A credential file's JSON, checked enough to name the problem (never echoing its content). */
+async function readCredentials(path: string, source: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${source}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ConfigError(`${source}: ${path} is not JSON`);
+  }
+  const type = (json as { type?: unknown } | null)?.type;
+  if (typeof type !== 'string' || !CREDENTIAL_TYPES.has(type)) {
+    throw new ConfigError(`${source}: ${path} is not a Google credential file (type must be one of ${[...CREDENTIAL_TYPES].join(', ')})`);
+  }
+  return json as Record<string, unknown>;
+}
+
+function splitEndpoint(endpoint: string): [string, number] {
+  const m = /^(.*?)(?::(\d{1,5}))?$/.exec(endpoint)!;
+  return [m[1]!.replace(/^\[(.*)\]$/, '$1'), m[2] ? Number(m[2]) : 443];
+}
