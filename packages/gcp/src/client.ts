@@ -49,7 +49,6 @@ export async function createGcpKmsClient(config: GcpConfig): Promise<GcpKmsClien
     scopes: KMS_SCOPES,
     universeDomain: 'googleapis.com',
     ...(credentials ? { credentials: credentials as GoogleAuthOptions['credentials'] } : {}),
-    ...(config['quota-project'] ? { clientOptions: { quotaProjectId: config['quota-project'] } } : {}),
   };
   const auth = new GoogleAuth(authOptions);
   const callCredentials = grpc.credentials.createFromGoogleCredential({

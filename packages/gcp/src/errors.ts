@@ -22,20 +22,32 @@ const REFUSED_CREDENTIAL = /\b(invalid_grant|invalid_client|unauthorized_client|
  */
 export function fromGcpError(operation: string, err: unknown): KmsError {
   const e = (err ?? {}) as GoogleErrorShape;
+  const details = typeof e.details === 'string' ? e.details : '';
+  if (CREDENTIALS_FAILED.test(details)) return credentialFailure(operation, err, e.code, details);
   if (typeof e.code !== 'number' || !(e.code in status)) return classifyFailure(`Cloud KMS ${operation}`, err);
   const code = e.code as status;
-  const details = typeof e.details === 'string' ? e.details : '';
-  if (CREDENTIALS_FAILED.test(details)) {
-    const oauth = REFUSED_CREDENTIAL.exec(details)?.[1];
-    return classifyFailure(`Cloud KMS ${operation}`, err, {
-      errorClass: oauth ? 'user-induced' : 'unavailable',
-      name: oauth ? `credentials refused (${oauth})` : 'credentials unavailable',
-      detail: 'no access token from --credentials-file or Application Default Credentials',
-    });
-  }
   let errorClass: ErrorClass = classOfGrpcCode(code);
   if (code === status.INVALID_ARGUMENT && /checksum|crc32c/i.test(details)) errorClass = 'unavailable';
   else if (code === status.INVALID_ARGUMENT && operation === 'Decrypt') errorClass = 'corrupt-ciphertext';
   // grpc-js's own UNAVAILABLE carries the transport's cause in its details ("connect ECONNREFUSED ...").
   return classifyFailure(`Cloud KMS ${operation}`, err, { errorClass, name: status[code], detail: details || undefined });
+}
+
+/**
+ * The call credentials failed: no token. grpc-js passes the auth library's error code through as
+ * the call's code, which for a token endpoint's answer is its HTTP status (400, 403), else a gRPC
+ * code. A refused credential (an OAuth error code, 400/401/403) is the operator's to fix; the
+ * rest (the token endpoint or metadata server unreachable, 5xx) may pass.
+ */
+function credentialFailure(operation: string, err: unknown, code: unknown, details: string): KmsError {
+  const oauth = REFUSED_CREDENTIAL.exec(details)?.[1];
+  const http = typeof code === 'number' && code >= 400 && code < 600 ? code : undefined;
+  const refused = oauth !== undefined || http === 400 || http === 401 || http === 403;
+  const errorClass: ErrorClass = refused ? 'user-induced' : http === 429 ? 'throttled' : 'unavailable';
+  const why = oauth ?? (http ? `HTTP ${http}` : undefined);
+  return classifyFailure(`Cloud KMS ${operation}`, err, {
+    errorClass,
+    name: `credentials ${refused ? 'refused' : 'unavailable'}${why ? ` (${why})` : ''}`,
+    detail: 'no access token from --credentials-file or Application Default Credentials',
+  });
 }

@@ -17,6 +17,7 @@ await runPluginCli({
       client: client.kms,
       key: config.key,
       decryptKeys: config['decrypt-key'],
+      ...(config['quota-project'] ? { quotaProject: config['quota-project'] } : {}),
       facts: { endpoint: client.endpoint, auth: client.auth, quotaProject: config['quota-project'] },
     });
   },

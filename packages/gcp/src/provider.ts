@@ -1,4 +1,4 @@
-import type { KeyManagementServiceClient } from '@google-cloud/kms';
+import type { KeyManagementServiceClient, protos } from '@google-cloud/kms';
 import {
   KmsError,
   wrappedKeyFraming,
@@ -18,6 +18,8 @@ export interface GcpKmsProviderOptions {
   readonly key: string;
   /** Older crypto keys whose data must stay readable. */
   readonly decryptKeys?: readonly string[];
+  /** Sent as x-goog-user-project: the project billed for quota. */
+  readonly quotaProject?: string;
   /** Non-secret facts for the start-up line (endpoint, auth method). */
   readonly facts?: ProviderDescription;
 }
@@ -27,6 +29,7 @@ const FRAMING = wrappedKeyFraming({ what: 'Cloud KMS wrapped key', format: 0x01,
 const VERSION = /^(projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+)\/cryptoKeyVersions\/\d+$/;
 /** The official client's own retries are off: core's remote call policy is the one retry layer. */
 const NO_SDK_RETRY = { retry: { retryCodes: [] }, timeout: 60_000 };
+const ROUTED_BY: Readonly<Record<'GetCryptoKey' | 'Encrypt' | 'Decrypt', string>> = { GetCryptoKey: 'name', Encrypt: 'name', Decrypt: 'name' };
 
 /**
  * Google Cloud KMS behind core's contract. currentKey is GetCryptoKey (metadata, no crypto
@@ -51,7 +54,7 @@ export class GcpKmsProvider implements KeyProvider {
   }
 
   async currentKey({ signal }: CallOptions): Promise<KeyVersion> {
-    const [key] = await this.call('GetCryptoKey', signal, () => this.opts.client.getCryptoKey({ name: this.opts.key }, NO_SDK_RETRY));
+    const key = await this.call<protos.google.cloud.kms.v1.ICryptoKey>('GetCryptoKey', { name: this.opts.key }, signal);
     const purpose = String(key.purpose ?? 'CRYPTO_KEY_PURPOSE_UNSPECIFIED');
     const primary = key.primary;
     if (purpose !== 'ENCRYPT_DECRYPT') return { id: `${this.opts.key}#${purpose}`, unusableReason: `key purpose is ${purpose}, not ENCRYPT_DECRYPT` };
@@ -68,17 +71,16 @@ export class GcpKmsProvider implements KeyProvider {
     const version = key.id.slice(0, key.id.lastIndexOf('@'));
     if (!VERSION.test(version)) throw new KmsError('internal', `Cloud KMS: key version id ${key.id} names no CryptoKeyVersion`);
     const bound = boundAad(version, aad);
-    const [out] = await this.call('Encrypt', signal, () =>
-      this.opts.client.encrypt(
-        {
-          name: version,
-          plaintext,
-          additionalAuthenticatedData: bound,
-          plaintextCrc32c: { value: crc32c(plaintext) },
-          additionalAuthenticatedDataCrc32c: { value: crc32c(bound) },
-        },
-        NO_SDK_RETRY,
-      ),
+    const out = await this.call<protos.google.cloud.kms.v1.IEncryptResponse>(
+      'Encrypt',
+      {
+        name: version,
+        plaintext,
+        additionalAuthenticatedData: bound,
+        plaintextCrc32c: { value: crc32c(plaintext) },
+        additionalAuthenticatedDataCrc32c: { value: crc32c(bound) },
+      },
+      signal,
     );
     const ciphertext = out.ciphertext ? Buffer.from(out.ciphertext as Uint8Array) : undefined;
     if (!ciphertext?.length) throw new KmsError('internal', 'Cloud KMS Encrypt returned no ciphertext');
@@ -101,20 +103,16 @@ export class GcpKmsProvider implements KeyProvider {
       throw new KmsError('user-induced', `data was encrypted under ${cryptoKey}, which is not --key; list it with --decrypt-key to read it`);
     }
     const bound = boundAad(version, aad);
-    const [out] = await this.call(
+    const out = await this.call<protos.google.cloud.kms.v1.IDecryptResponse>(
       'Decrypt',
+      {
+        name: cryptoKey,
+        ciphertext: blob,
+        additionalAuthenticatedData: bound,
+        ciphertextCrc32c: { value: crc32c(blob) },
+        additionalAuthenticatedDataCrc32c: { value: crc32c(bound) },
+      },
       signal,
-      () =>
-        this.opts.client.decrypt(
-          {
-            name: cryptoKey,
-            ciphertext: blob,
-            additionalAuthenticatedData: bound,
-            ciphertextCrc32c: { value: crc32c(blob) },
-            additionalAuthenticatedDataCrc32c: { value: crc32c(bound) },
-          },
-          NO_SDK_RETRY,
-        ),
       version,
     );
     const plaintext = out.plaintext ? Buffer.from(out.plaintext as Uint8Array) : undefined;
@@ -131,18 +129,37 @@ export class GcpKmsProvider implements KeyProvider {
   }
 
   /**
-   * One client call, abandoned when `signal` aborts, its failure classified. A user-induced
-   * failure of Decrypt names the key version the data is under (`version`).
+   * One Cloud KMS call, cancelled when `signal` aborts, its failure classified; a user-induced
+   * failure of Decrypt names the key version the data is under (`version`). It goes through the
+   * client's method table (innerApiCalls) rather than its public methods: those drop the
+   * promise's cancel() and, with GOOGLE_SDK_NODE_LOGGING set, log each request whole (plaintext
+   * data keys included).
    */
-  private async call<T>(operation: string, signal: AbortSignal, start: () => Promise<T> & { cancel?: () => void }, version?: string): Promise<T> {
+  private async call<T>(method: 'GetCryptoKey' | 'Encrypt' | 'Decrypt', request: object, signal: AbortSignal, version?: string): Promise<T> {
     signal.throwIfAborted();
-    const pending = start();
-    const abort = (): void => pending.cancel?.();
+    const client = this.opts.client;
+    let cancel: (() => void) | undefined;
+    const abort = (): void => cancel?.();
     signal.addEventListener('abort', abort, { once: true });
     try {
-      return await pending;
+      await client.initialize();
+      signal.throwIfAborted();
+      const rpc = client.innerApiCalls[method.charAt(0).toLowerCase() + method.slice(1)] as (
+        req: object,
+        options: object,
+      ) => Promise<[T]> & { cancel?: () => void };
+      // The headers the public methods add: the routing parameter Cloud KMS routes by, and the quota project.
+      const routing = (request as Record<string, unknown>)[ROUTED_BY[method]];
+      const headers: Record<string, string> = {
+        'x-goog-request-params': `${ROUTED_BY[method]}=${encodeURIComponent(String(routing ?? ''))}`,
+        ...(this.opts.quotaProject ? { 'x-goog-user-project': this.opts.quotaProject } : {}),
+      };
+      const pending = rpc(request, { ...NO_SDK_RETRY, otherArgs: { headers } });
+      cancel = pending.cancel;
+      const [answer] = await pending;
+      return answer;
     } catch (err) {
-      const failure = fromGcpError(operation, err);
+      const failure = fromGcpError(method, err);
       if (version && failure.errorClass === 'user-induced' && !failure.message.includes(version)) {
         throw new KmsError(failure.errorClass, `${failure.message} (the data is under ${version})`, { cause: err });
       }
@@ -153,11 +170,6 @@ export class GcpKmsProvider implements KeyProvider {
   }
 }
 
-/**
- * The additional_authenticated_data sent: the CryptoKeyVersion name the wrapped bytes record, a
- * NUL (no resource name holds one), then core's AAD. Decrypt answers no version name, so binding
- * it here is what makes a changed key reference fail as corrupt instead of going unnoticed.
- */
 function boundAad(version: string, aad: Uint8Array): Buffer {
   return Buffer.concat([Buffer.from(version, 'utf8'), Buffer.of(0), aad]);
 }

@@ -52,6 +52,10 @@ export class CloudKmsStandIn {
   readonly calls: Record<string, number> = {};
   /** The principal of every call, by method. */
   readonly principals: Record<string, Set<string>> = {};
+  /** x-goog-user-project values seen (the quota project a client bills). */
+  readonly quotaProjects = new Set<string>();
+  /** The x-goog-request-params header of the last call, by method (Cloud KMS routes by it). */
+  readonly routing: Record<string, string> = {};
   /** Added before each answer. */
   latencyMs = 0;
   private readonly faults = new Map<string, Array<Fault & { times: number }>>();
@@ -172,6 +176,9 @@ export class CloudKmsStandIn {
           const principal = this.tokens.authenticate(call.metadata.get('authorization')[0]?.toString());
           this.calls[method] = (this.calls[method] ?? 0) + 1;
           (this.principals[method] ??= new Set()).add(principal);
+          const quota = call.metadata.get('x-goog-user-project')[0];
+          if (quota) this.quotaProjects.add(quota.toString());
+          this.routing[method] = call.metadata.get('x-goog-request-params')[0]?.toString() ?? '';
           if (this.latencyMs) await new Promise((r) => setTimeout(r, this.latencyMs));
           const fault = this.takeFault(method);
           if (fault?.kind === 'status') throw new StandInError(fault.code, fault.message ?? `stand-in fault: ${grpc.status[fault.code]}`);

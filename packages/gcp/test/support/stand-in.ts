@@ -61,7 +61,12 @@ export class StandInFixture {
   async provider(key: string, extra: Record<string, unknown> = {}): Promise<GcpKmsProvider> {
     const config = parseGcpConfig({ ...this.flags(key), ...extra });
     const client = await createGcpKmsClient(config);
-    return new GcpKmsProvider({ client: client.kms, key: config.key, decryptKeys: config['decrypt-key'] });
+    return new GcpKmsProvider({
+      client: client.kms,
+      key: config.key,
+      decryptKeys: config['decrypt-key'],
+      ...(config['quota-project'] ? { quotaProject: config['quota-project'] } : {}),
+    });
   }
 
   async stop(): Promise<void> {
