@@ -1,0 +1,111 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startPluginBinary, waitFor } from '@k8s-kms/testkit';
+import { StandInFixture } from './support/stand-in.js';
+
+const BIN = fileURLToPath(new URL('../bin/kms-plugin-gcp.js', import.meta.url));
+const RECORDER = fileURLToPath(new URL('./support/record-connections.mjs', import.meta.url));
+const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
+const POOL = '//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/onprem/providers/k8s';
+
+let fx: StandInFixture;
+let key: string;
+let home: string;
+beforeAll(async () => {
+  fx = await StandInFixture.start();
+  key = fx.key('connections');
+  home = await mkdtemp(join(tmpdir(), 'k8s-kms-gcp-home-'));
+});
+afterAll(async () => {
+  await fx.stop();
+  await rm(home, { recursive: true, force: true });
+});
+
+/** An environment with no Google setting at all, and a HOME without gcloud's credential file. */
+function bareEnv(file: string): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { HOME: home, K8S_KMS_CONNECTIONS_FILE: file };
+  for (const name of Object.keys(process.env)) if (/^(GOOGLE_|GCE_|METADATA_|CLOUDSDK_)/.test(name)) env[name] = undefined;
+  return env;
+}
+
+async function recorded(file: string): Promise<{ connects: Set<string>; lookups: Set<string> }> {
+  const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  const entries = lines.map((l) => JSON.parse(l) as { connect?: string; lookup?: string });
+  return {
+    connects: new Set(entries.flatMap((e) => (e.connect ? [e.connect] : []))),
+    lookups: new Set(entries.flatMap((e) => (e.lookup ? [e.lookup] : []))),
+  };
+}
+
+/** The plugin under the recorder: round trips in both KEK modes' worth of calls, and several refreshes. */
+async function exercise(args: string[], file: string): Promise<void> {
+  const plugin = await startPluginBinary(BIN, {
+    args: [...args, '--refresh-interval', '300ms', '--kek-mode', 'direct'],
+    env: bareEnv(file),
+    command: (argv) => [process.execPath, ['--import', RECORDER, ...argv]],
+  });
+  try {
+    await waitFor(async () => ((await plugin.client.status()).healthz === 'ok' ? true : undefined), 'healthy');
+    for (let i = 0; i < 3; i++) {
+      const seed = randomBytes(32);
+      expect(await plugin.client.decrypt(await plugin.client.encrypt(seed))).toEqual(seed);
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+  } finally {
+    expect(await plugin.stop()).toBe(0);
+  }
+}
+
+describe('kms-plugin-gcp connects to nothing but its configured endpoints', () => {
+  it('the recorder catches what the default client reaches for (a metadata-server probe), so the checks below can fail', async () => {
+    const file = join(home, `control-${randomUUID()}.jsonl`);
+    const script = "import { GoogleAuth } from 'google-auth-library'; await new GoogleAuth().getClient().catch(() => undefined);";
+    const r = spawnSync(process.execPath, ['--import', RECORDER, '--input-type=module', '-e', script], {
+      cwd: PACKAGE,
+      env: Object.fromEntries(Object.entries({ ...process.env, ...bareEnv(file) }).filter(([, v]) => v !== undefined)),
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(0);
+    const { connects, lookups } = await recorded(file);
+    expect([...connects].some((c) => c.startsWith('169.254.169.254:')) || lookups.has('metadata.google.internal.')).toBe(true);
+  });
+
+  it('with a service account key: only the KMS endpoint, no DNS lookup', async () => {
+    const file = join(home, `sa-${randomUUID()}.jsonl`);
+    await exercise(fx.args(key), file);
+    const { connects, lookups } = await recorded(file);
+    expect([...connects]).toEqual([`127.0.0.1:${fx.proxy.port}`]);
+    expect([...lookups]).toEqual([]);
+  });
+
+  it('with workload identity federation: the KMS endpoint and the STS URL of the credential file, no DNS lookup', async () => {
+    const file = join(home, `wif-${randomUUID()}.jsonl`);
+    const token = `subject.${randomUUID()}`;
+    fx.standIn.tokens.trustSubjectToken(token, POOL, 'system:serviceaccount:kube-system:kms-plugin');
+    const subject = join(home, 'subject-token');
+    await writeFile(subject, token);
+    const credentials = join(home, 'wif.json');
+    await writeFile(
+      credentials,
+      JSON.stringify({
+        type: 'external_account',
+        audience: POOL,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+        token_url: `${fx.standIn.tokenUrl}/v1/token`,
+        credential_source: { file: subject },
+      }),
+    );
+    const args = fx.args(key);
+    args[args.indexOf('--credentials-file') + 1] = credentials;
+    await exercise(args, file);
+    const { connects, lookups } = await recorded(file);
+    expect([...connects].sort()).toEqual([`127.0.0.1:${fx.proxy.port}`, new URL(fx.standIn.tokenUrl).host].sort());
+    expect([...lookups]).toEqual([]);
+  });
+});
