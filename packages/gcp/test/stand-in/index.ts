@@ -137,6 +137,13 @@ export class CloudKmsStandIn {
     return this.keys.createCryptoKey(name, purpose);
   }
 
+  /** A crypto key with given uid and version materials (see KeyStore.importCryptoKey), its key ring made if missing. */
+  importKey(name: string, uid: Buffer, materials: readonly Buffer[]): CryptoKey {
+    const ring = name.replace(/\/cryptoKeys\/[^/]+$/, '');
+    if (!this.keys.hasKeyRing(ring)) this.keys.createKeyRing(ring);
+    return this.keys.importCryptoKey(name, uid, materials);
+  }
+
   /** A new version made primary, as a rotation (schedule or `gcloud kms keys versions create --primary`) does. */
   rotate(keyName: string): Version {
     const version = this.keys.createVersion(keyName);

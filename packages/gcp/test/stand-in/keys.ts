@@ -63,14 +63,28 @@ export class KeyStore {
     return this.rings.has(name);
   }
 
-  createCryptoKey(name: string, purpose = 'ENCRYPT_DECRYPT', skipInitialVersion = false): CryptoKey {
+  createCryptoKey(name: string, purpose = 'ENCRYPT_DECRYPT', skipInitialVersion = false, uid = randomBytes(16)): CryptoKey {
     const ring = KEY.exec(name)?.[1];
     if (!ring) throw new StandInError(status.INVALID_ARGUMENT, `Invalid resource name: ${name}`);
     if (!this.rings.has(ring)) throw new StandInError(status.NOT_FOUND, `${ring} not found.`);
     if (this.keys.has(name)) throw new StandInError(status.ALREADY_EXISTS, `CryptoKey ${name} already exists.`);
-    const key: CryptoKey = { name, purpose, createTime: new Date(), uid: randomBytes(16), versions: [] };
+    const key: CryptoKey = { name, purpose, createTime: new Date(), uid: Buffer.from(uid), versions: [] };
     this.keys.set(name, key);
     if (!skipInitialVersion) key.primary = this.createVersion(name);
+    return key;
+  }
+
+  /**
+   * A crypto key with given key material (each version's 32 bytes) and uid, its last version
+   * primary: how a test reads ciphertexts written by an earlier stand-in (the frozen wrap vectors).
+   */
+  importCryptoKey(name: string, uid: Buffer, materials: readonly Buffer[]): CryptoKey {
+    const key = this.createCryptoKey(name, 'ENCRYPT_DECRYPT', true, uid);
+    for (const material of materials) {
+      const version = this.createVersion(name);
+      material.copy(version.material);
+      key.primary = version;
+    }
     return key;
   }
 
