@@ -8,6 +8,7 @@ import (
 	"os"
 	"testing"
 
+	"k8s-kms.dev/e2e/internal/gcpstandin"
 	"k8s-kms.dev/e2e/internal/moto"
 	"k8s-kms.dev/e2e/internal/openbao"
 	"k8s-kms.dev/e2e/internal/pluginproc"
@@ -28,6 +29,7 @@ var All = []Backend{
 	{Name: "local", Plugin: func(_ testing.TB, dir string) *pluginproc.Plugin { return pluginproc.Local(dir) }},
 	{Name: "aws", Plugin: awsOnMoto},
 	{Name: "vault", Plugin: vaultOnOpenBao},
+	{Name: "gcp", Plugin: gcpOnStandIn},
 }
 
 // awsOnMoto is kms-plugin-aws against moto behind an alias, with dummy credentials from the
@@ -57,6 +59,23 @@ func vaultOnOpenBao(t testing.TB, dir string) *pluginproc.Plugin {
 	}
 	_, plugin := openbao.VaultPlugin(t, "k8s-kms-e2e", dir)
 	return plugin
+}
+
+// gcpOnStandIn is kms-plugin-gcp against the repository's Cloud KMS stand-in (TLS, its own CA),
+// authenticating with a service account key the stand-in made; rotation makes a new version primary.
+func gcpOnStandIn(t testing.TB, dir string) *pluginproc.Plugin {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil { // the stand-in's CA and key file go there
+		t.Fatal(err)
+	}
+	const key = "projects/stand-in-project/locations/europe-west1/keyRings/k8s/cryptoKeys/e2e"
+	s, err := gcpstandin.Start(dir, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	args := []string{"--key", key, "--endpoint", s.Endpoint, "--tls-ca-file", s.CA, "--credentials-file", s.Credentials}
+	return pluginproc.New(dir, "gcp", "gcp", args, nil, func() error { return s.Rotate(key) })
 }
 
 // Run runs fn against every backend, a subtest each, with the plugin's log shown when one fails.
