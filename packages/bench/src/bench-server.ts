@@ -4,17 +4,19 @@ import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { AwsKmsProvider } from '@k8s-kms/aws';
 import { createLogger, createPluginServer, type KekMode, type KeyProvider } from '@k8s-kms/core';
+import { createGcpKmsClient, GcpKmsProvider, parseGcpConfig } from '@k8s-kms/gcp';
 import { createKeyringIfMissing, LocalKeyProvider } from '@k8s-kms/local';
 import { InstrumentedProvider } from '@k8s-kms/testkit';
 
 /**
  * The plugin under benchmark, in a process of its own (so its RSS is its own): the real local
- * provider, or the AWS provider against an AWS KMS endpoint (moto), behind an optional added
- * latency standing in for a remote KMS round trip.
- * argv: <socket path> <kek-mode> <latency ms> <refresh ms> [aws <endpoint> <key>].
+ * provider, the AWS provider against an AWS KMS endpoint (moto), or the Cloud KMS provider
+ * against the Cloud KMS stand-in, behind an optional added latency standing in for a remote KMS
+ * round trip.
+ * argv: <socket path> <kek-mode> <latency ms> <refresh ms> [aws <endpoint> <key> | gcp <endpoint> <key> <ca file> <credentials file>].
  * Prints "READY <health address>".
  */
-const [socket, mode, latency, refreshMs, backend, endpoint, key] = process.argv.slice(2);
+const [socket, mode, latency, refreshMs, backend, endpoint, key, caFile, credentialsFile] = process.argv.slice(2);
 async function realProvider(): Promise<KeyProvider> {
   if (backend === 'aws' && endpoint && key) {
     const client = new KMSClient({
@@ -24,6 +26,10 @@ async function realProvider(): Promise<KeyProvider> {
       maxAttempts: 1,
     });
     return new AwsKmsProvider({ client, key });
+  }
+  if (backend === 'gcp' && endpoint && key) {
+    const config = parseGcpConfig({ key, endpoint, 'tls-ca-file': caFile, 'credentials-file': credentialsFile });
+    return new GcpKmsProvider({ client: (await createGcpKmsClient(config)).kms, key });
   }
   const dir = await mkdtemp(join(tmpdir(), 'k8s-kms-bench-'));
   const keyFile = join(dir, 'keyring.json');

@@ -12,17 +12,19 @@ import { Moto } from '../../aws/test/support/moto.js';
  * and direct modes, against a backend with a set latency. Prints throughput, p50/p99 latency, the
  * plugin's RSS and backend calls per 1,000 requests. Numbers, never assertions.
  *
- * With `--backend aws` the plugin runs the AWS provider against moto (started here, on loopback).
+ * With `--backend aws` the plugin runs the AWS provider against moto (started here, on loopback);
+ * with `--backend gcp` the Cloud KMS provider against the Cloud KMS stand-in (its binary, built
+ * with packages/gcp), whose own call counts are printed beside the plugin's.
  * It also counts backend calls made while Status is polled, and the background refresh's calls.
  *
- * Usage: node dist/src/bench-socket.js [--backend local|aws] [--latency-ms 40] [--seconds 2] [--concurrency 1,16,64]
+ * Usage: node dist/src/bench-socket.js [--backend local|aws|gcp] [--latency-ms 40] [--seconds 2] [--concurrency 1,16,64]
  */
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 };
 const backend = arg('backend', 'local');
-const latencyMs = Number(arg('latency-ms', backend === 'aws' ? '0' : '40'));
+const latencyMs = Number(arg('latency-ms', backend === 'local' ? '40' : '0'));
 const seconds = Number(arg('seconds', '2'));
 const concurrencies = arg('concurrency', '1,16,64').split(',').map(Number);
 
@@ -37,13 +39,41 @@ interface Cell {
   backendPer1000: number;
 }
 
-let awsArgs: string[] = [];
+let backendArgs: string[] = [];
 
 async function startMoto(): Promise<() => Promise<void>> {
   const moto = await Moto.start();
   await moto.createAlias('alias/bench', await moto.createKey());
-  awsArgs = ['aws', moto.endpoint, 'alias/bench'];
+  backendArgs = ['aws', moto.endpoint, 'alias/bench'];
   return () => moto.stop();
+}
+
+let standInAdmin = '';
+
+/** The Cloud KMS stand-in as a process (packages/gcp/dist/test/stand-in/main.js), with one key. */
+async function startGcpStandIn(): Promise<() => Promise<void>> {
+  const dir = await mkdtemp(join(tmpdir(), 'k8s-kms-bench-gcp-'));
+  const key = 'projects/bench-project/locations/europe-west1/keyRings/bench/cryptoKeys/bench';
+  const main = fileURLToPath(new URL('../../../../gcp/dist/test/stand-in/main.js', import.meta.url));
+  const { proc, ready } = await startProcess({
+    command: process.execPath,
+    args: [main, '--dir', dir, '--key', key],
+    installedBy: 'scripts/setup.sh (it builds packages/gcp and its stand-in)',
+    ready: async (p) => {
+      const line = p.output().split('\n')[0];
+      return line?.startsWith('{')
+        ? (JSON.parse(line) as { endpoint: string; tokenUrl: string; ca: string; credentials: string })
+        : undefined;
+    },
+  });
+  backendArgs = ['gcp', ready.endpoint, key, ready.ca, ready.credentials];
+  standInAdmin = ready.tokenUrl;
+  return async () => void (await proc.stop());
+}
+
+/** Calls the stand-in answered, by method (the backend's own count). */
+async function standInCalls(): Promise<Record<string, number>> {
+  return ((await (await fetch(`${standInAdmin}/admin/calls`)).json()) as { calls: Record<string, number> }).calls;
 }
 
 /** The bench server (the plugin with an instrumented provider) in a process of its own. */
@@ -54,7 +84,14 @@ async function startServer(
   const socket = join(await mkdtemp(join(tmpdir(), 'k8s-kms-bench-sock-')), 'kms.sock');
   const { proc, ready: health } = await startProcess({
     command: process.execPath,
-    args: [fileURLToPath(new URL('./bench-server.js', import.meta.url)), socket, mode, String(latencyMs), String(refreshMs), ...awsArgs],
+    args: [
+      fileURLToPath(new URL('./bench-server.js', import.meta.url)),
+      socket,
+      mode,
+      String(latencyMs),
+      String(refreshMs),
+      ...backendArgs,
+    ],
     installedBy: 'scripts/setup.sh (it builds the bench)',
     ready: async (p) => /READY (\S+)/.exec(p.output())?.[1],
   });
@@ -152,17 +189,24 @@ async function statusCost(): Promise<{ per1000Status: number; refreshPerHour: nu
   }
 }
 
-const stopMoto = backend === 'aws' ? await startMoto() : async () => undefined;
+const stopMoto = backend === 'aws' ? await startMoto() : backend === 'gcp' ? await startGcpStandIn() : async () => undefined;
 const rows: Cell[] = [];
 let status: Awaited<ReturnType<typeof statusCost>>;
+let standInTotals: Record<string, number> | undefined;
 try {
   for (const mode of ['local', 'direct']) for (const c of concurrencies) rows.push(...(await measure(mode, c)));
   status = await statusCost();
+  if (backend === 'gcp') standInTotals = await standInCalls();
 } finally {
   await stopMoto();
 }
 
-const backendName = backend === 'aws' ? 'AWS provider on moto 5.2.1 (no added latency)' : `local provider + ${latencyMs} ms added latency`;
+const backendName =
+  backend === 'aws'
+    ? 'AWS provider on moto 5.2.1 (no added latency)'
+    : backend === 'gcp'
+      ? `Cloud KMS provider on the Cloud KMS stand-in (+ ${latencyMs} ms added latency)`
+      : `local provider + ${latencyMs} ms added latency`;
 console.log(
   `k8s-kms socket benchmark: ${backendName}, ${seconds} s per cell, node ${process.version}, ${process.platform}/${process.arch}`,
 );
@@ -185,3 +229,5 @@ console.log(
   `Status: ${status.per1000Status} backend calls per 1,000 Status calls. Background key refresh: ${status.refreshPerHour.toFixed(0)} current-key calls ` +
     'per hour at the default 60 s interval, whatever the Status rate (kube-apiserver polls Status about once a minute).',
 );
+if (standInTotals)
+  console.log(`Calls the Cloud KMS stand-in answered over the whole run (its own count): ${JSON.stringify(standInTotals)}`);

@@ -8,7 +8,13 @@ import type { GcpConfig } from './config.js';
 /** Enough for Encrypt, Decrypt and GetCryptoKey (cloud-platform works too; this is the narrowest). */
 export const KMS_SCOPES = ['https://www.googleapis.com/auth/cloudkms'];
 /** Credential file types google-auth-library reads. */
-const CREDENTIAL_TYPES = new Set(['service_account', 'external_account', 'impersonated_service_account', 'authorized_user', 'external_account_authorized_user']);
+const CREDENTIAL_TYPES = new Set([
+  'service_account',
+  'external_account',
+  'impersonated_service_account',
+  'authorized_user',
+  'external_account_authorized_user',
+]);
 
 export interface GcpKmsClient {
   readonly kms: KeyManagementServiceClient;
@@ -48,7 +54,7 @@ export async function createGcpKmsClient(config: GcpConfig): Promise<GcpKmsClien
   const authOptions: GoogleAuthOptions = {
     scopes: KMS_SCOPES,
     universeDomain: 'googleapis.com',
-    ...(credentials ? { credentials: credentials as GoogleAuthOptions['credentials'] } : {}),
+    ...(credentials ? { credentials } : {}),
   };
   const auth = new GoogleAuth(authOptions);
   const callCredentials = grpc.credentials.createFromGoogleCredential({
@@ -68,7 +74,11 @@ export async function createGcpKmsClient(config: GcpConfig): Promise<GcpKmsClien
   const type = (credentials as { type?: string } | undefined)?.type;
   return {
     kms,
-    auth: fromFlag ? `${type} from --credentials-file` : fromEnv ? `${type} from GOOGLE_APPLICATION_CREDENTIALS` : 'application default (gcloud or metadata server)',
+    auth: fromFlag
+      ? `${type} from --credentials-file`
+      : fromEnv
+        ? `${type} from GOOGLE_APPLICATION_CREDENTIALS`
+        : 'application default (gcloud or metadata server)',
     endpoint: `${host}:${port}`,
   };
 }

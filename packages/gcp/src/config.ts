@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { ConfigError, defineOptions, parseOptions, type OptionValues } from '@k8s-kms/core';
 
 /** A crypto key's resource name, as Cloud KMS spells it. */
-export const CRYPTO_KEY = /^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/locations\/[a-z0-9-]+\/keyRings\/[a-zA-Z0-9_-]{1,63}\/cryptoKeys\/[a-zA-Z0-9_-]{1,63}$/;
+export const CRYPTO_KEY =
+  /^projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/locations\/[a-z0-9-]+\/keyRings\/[a-zA-Z0-9_-]{1,63}\/cryptoKeys\/[a-zA-Z0-9_-]{1,63}$/;
 const CRYPTO_KEY_HINT = 'must be projects/P/locations/L/keyRings/R/cryptoKeys/K';
 
 /** The options of kms-plugin-gcp, beyond the common ones. */

@@ -6,7 +6,10 @@ export function crc32c(bytes: Uint8Array): number {
 }
 
 /** Whether an Int64Value the client returned (a string, number or Long) holds `expected`. */
-export function sameChecksum(field: { value?: unknown } | null | undefined, expected: number): boolean {
+export function sameChecksum(
+  field: { value?: number | string | { toString(): string } | null } | null | undefined,
+  expected: number,
+): boolean {
   const value = field?.value;
-  return value !== undefined && value !== null && Number(String(value)) === expected;
+  return value !== undefined && value !== null && Number(value.toString()) === expected;
 }

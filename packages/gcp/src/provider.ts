@@ -29,7 +29,6 @@ const FRAMING = wrappedKeyFraming({ what: 'Cloud KMS wrapped key', format: 0x01,
 const VERSION = /^(projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+)\/cryptoKeyVersions\/\d+$/;
 /** The official client's own retries are off: core's remote call policy is the one retry layer. */
 const NO_SDK_RETRY = { retry: { retryCodes: [] }, timeout: 60_000 };
-const ROUTED_BY: Readonly<Record<'GetCryptoKey' | 'Encrypt' | 'Decrypt', string>> = { GetCryptoKey: 'name', Encrypt: 'name', Decrypt: 'name' };
 
 /**
  * Google Cloud KMS behind core's contract. currentKey is GetCryptoKey (metadata, no crypto
@@ -57,7 +56,8 @@ export class GcpKmsProvider implements KeyProvider {
     const key = await this.call<protos.google.cloud.kms.v1.ICryptoKey>('GetCryptoKey', { name: this.opts.key }, signal);
     const purpose = String(key.purpose ?? 'CRYPTO_KEY_PURPOSE_UNSPECIFIED');
     const primary = key.primary;
-    if (purpose !== 'ENCRYPT_DECRYPT') return { id: `${this.opts.key}#${purpose}`, unusableReason: `key purpose is ${purpose}, not ENCRYPT_DECRYPT` };
+    if (purpose !== 'ENCRYPT_DECRYPT')
+      return { id: `${this.opts.key}#${purpose}`, unusableReason: `key purpose is ${purpose}, not ENCRYPT_DECRYPT` };
     if (!primary?.name) return { id: `${this.opts.key}#no-primary`, unusableReason: 'key has no primary version' };
     // Version numbers are never reused within a key, and keys are never deleted: the name is
     // unique; the create time is added so that the id stays unique if that ever changes.
@@ -100,7 +100,10 @@ export class GcpKmsProvider implements KeyProvider {
     const cryptoKey = VERSION.exec(version)?.[1];
     if (!cryptoKey) throw new KmsError('corrupt-ciphertext', 'Cloud KMS wrapped key names no CryptoKeyVersion');
     if (!this.readable.has(cryptoKey)) {
-      throw new KmsError('user-induced', `data was encrypted under ${cryptoKey}, which is not --key; list it with --decrypt-key to read it`);
+      throw new KmsError(
+        'user-induced',
+        `data was encrypted under ${cryptoKey}, which is not --key; list it with --decrypt-key to read it`,
+      );
     }
     const bound = boundAad(version, aad);
     const out = await this.call<protos.google.cloud.kms.v1.IDecryptResponse>(
@@ -135,7 +138,12 @@ export class GcpKmsProvider implements KeyProvider {
    * promise's cancel() and, with GOOGLE_SDK_NODE_LOGGING set, log each request whole (plaintext
    * data keys included).
    */
-  private async call<T>(method: 'GetCryptoKey' | 'Encrypt' | 'Decrypt', request: object, signal: AbortSignal, version?: string): Promise<T> {
+  private async call<T>(
+    method: 'GetCryptoKey' | 'Encrypt' | 'Decrypt',
+    request: { readonly name: string; readonly [field: string]: unknown },
+    signal: AbortSignal,
+    version?: string,
+  ): Promise<T> {
     signal.throwIfAborted();
     const client = this.opts.client;
     let cancel: (() => void) | undefined;
@@ -148,10 +156,10 @@ export class GcpKmsProvider implements KeyProvider {
         req: object,
         options: object,
       ) => Promise<[T]> & { cancel?: () => void };
-      // The headers the public methods add: the routing parameter Cloud KMS routes by, and the quota project.
-      const routing = (request as Record<string, unknown>)[ROUTED_BY[method]];
+      // The headers the public methods add: the routing parameter Cloud KMS routes by (all three
+      // route by name), and the quota project.
       const headers: Record<string, string> = {
-        'x-goog-request-params': `${ROUTED_BY[method]}=${encodeURIComponent(String(routing ?? ''))}`,
+        'x-goog-request-params': `name=${encodeURIComponent(request.name)}`,
         ...(this.opts.quotaProject ? { 'x-goog-user-project': this.opts.quotaProject } : {}),
       };
       const pending = rpc(request, { ...NO_SDK_RETRY, otherArgs: { headers } });

@@ -81,7 +81,9 @@ describe('Cloud KMS credentials through google-auth-library', () => {
     const err = await failure(provider.currentKey({ signal: signal() }));
     expect([err.errorClass, err.message]).toEqual([
       'user-induced',
-      expect.stringContaining('Cloud KMS GetCryptoKey: UNAUTHENTICATED: Request had invalid authentication credentials (JWT signed by an unknown key)'),
+      expect.stringContaining(
+        'Cloud KMS GetCryptoKey: UNAUTHENTICATED: Request had invalid authentication credentials (JWT signed by an unknown key)',
+      ),
     ]);
     await provider.close?.();
   });

@@ -9,7 +9,11 @@ import { StandInFixture } from './support/stand-in.js';
 
 const BIN = fileURLToPath(new URL('../bin/kms-plugin-gcp.js', import.meta.url));
 /** No Google variable of the test's environment may reach the plugin. */
-const CLEAN_ENV = { GOOGLE_APPLICATION_CREDENTIALS: undefined, GOOGLE_CLOUD_UNIVERSE_DOMAIN: undefined, GOOGLE_SDK_NODE_LOGGING: undefined };
+const CLEAN_ENV = {
+  GOOGLE_APPLICATION_CREDENTIALS: undefined,
+  GOOGLE_CLOUD_UNIVERSE_DOMAIN: undefined,
+  GOOGLE_SDK_NODE_LOGGING: undefined,
+};
 
 let fx: StandInFixture;
 let key: string;
@@ -54,7 +58,10 @@ describe('kms-plugin-gcp against the Cloud KMS stand-in', () => {
     const args = fx.args(key);
     const i = args.indexOf('--credentials-file');
     const withoutFlag = [...args.slice(0, i), ...args.slice(i + 2)];
-    const plugin = await startPluginBinary(BIN, { args: withoutFlag, env: { ...CLEAN_ENV, GOOGLE_APPLICATION_CREDENTIALS: fx.credentialsFile } });
+    const plugin = await startPluginBinary(BIN, {
+      args: withoutFlag,
+      env: { ...CLEAN_ENV, GOOGLE_APPLICATION_CREDENTIALS: fx.credentialsFile },
+    });
     try {
       const seed = randomBytes(32);
       expect(await plugin.client.decrypt(await plugin.client.encrypt(seed))).toEqual(seed);

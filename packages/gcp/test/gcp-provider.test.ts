@@ -119,10 +119,20 @@ describe('Cloud KMS provider against the stand-in', () => {
     ['Encrypt', status.UNAVAILABLE, undefined, 'unavailable'],
     ['Encrypt', status.DEADLINE_EXCEEDED, undefined, 'unavailable'],
     ['Encrypt', status.INTERNAL, undefined, 'unavailable'],
-    ['Encrypt', status.INVALID_ARGUMENT, 'The checksum in field plaintext_crc32c did not match the data in field plaintext.', 'unavailable'],
+    [
+      'Encrypt',
+      status.INVALID_ARGUMENT,
+      'The checksum in field plaintext_crc32c did not match the data in field plaintext.',
+      'unavailable',
+    ],
     ['Encrypt', status.INVALID_ARGUMENT, 'Invalid resource name', 'invalid-input'],
     ['Decrypt', status.INVALID_ARGUMENT, "Decryption failed: verify that 'name' refers to the correct CryptoKey.", 'corrupt-ciphertext'],
-    ['Decrypt', status.INVALID_ARGUMENT, 'The checksum in field ciphertext_crc32c did not match the data in field ciphertext.', 'unavailable'],
+    [
+      'Decrypt',
+      status.INVALID_ARGUMENT,
+      'The checksum in field ciphertext_crc32c did not match the data in field ciphertext.',
+      'unavailable',
+    ],
     ['Decrypt', status.RESOURCE_EXHAUSTED, undefined, 'throttled'],
     ['GetCryptoKey', status.PERMISSION_DENIED, "Permission 'cloudkms.cryptoKeys.get' denied", 'user-induced'],
   ])('%s answering %s (%s) is %s, once, with the service message quoted', async (method, code, message, errorClass) => {
@@ -208,7 +218,7 @@ describe('Cloud KMS provider against the stand-in', () => {
     await provider.close?.();
   });
 
-  it('rotation: a new primary gives a new key_id within one refresh, old data decrypts; a disabled old version fails FAILED_PRECONDITION naming it', async () => {
+  it('rotation: a new primary gives a new key_id within one refresh, old data decrypts; a disabled or destroyed old version fails FAILED_PRECONDITION naming it', async () => {
     const key = fx.key('rotation');
     const provider = await fx.provider(key);
     const plugin = await startPlugin(provider, { kekMode: 'direct', refresh: { intervalMs: 200 } });
@@ -217,10 +227,14 @@ describe('Cloud KMS provider against the stand-in', () => {
       const seed = randomBytes(32);
       const old = await plugin.client.encrypt(seed);
       const rotated = fx.standIn.rotate(key);
-      const second = await waitFor(async () => {
-        const id = (await plugin.client.status()).keyId;
-        return id !== first ? id : undefined;
-      }, 'a new key_id', 1_000);
+      const second = await waitFor(
+        async () => {
+          const id = (await plugin.client.status()).keyId;
+          return id !== first ? id : undefined;
+        },
+        'a new key_id',
+        1_000,
+      );
       expect(second).not.toBe(first);
       const fresh = await plugin.client.encrypt(seed);
       expect(fresh.keyId).toBe(second);
@@ -234,6 +248,15 @@ describe('Cloud KMS provider against the stand-in', () => {
       );
       expect(err?.code).toBe(status.FAILED_PRECONDITION);
       expect(err?.details).toContain(`${key}/cryptoKeyVersions/1`);
+      fx.standIn.keys.destroy(`${key}/cryptoKeyVersions/1`);
+      const gone = await plugin.client.decrypt(old).then(
+        () => undefined,
+        (e: { code?: number; details?: string }) => e,
+      );
+      expect([gone?.code, gone?.details?.includes(`${key}/cryptoKeyVersions/1 is not enabled, current state is: DESTROYED`)]).toEqual([
+        status.FAILED_PRECONDITION,
+        true,
+      ]);
       expect(await plugin.client.decrypt(fresh)).toEqual(seed);
     } finally {
       await plugin.stop();

@@ -39,7 +39,9 @@ describe('frozen Cloud KMS wrap vectors (format 0x01)', () => {
     ]);
     expect(await provider.unwrap(wrapped, { aad: hex(v.aad), signal })).toEqual(hex(v.plaintext));
     // Another AAD does not read them.
-    await expect(provider.unwrap(wrapped, { aad: Buffer.from('other'), signal })).rejects.toMatchObject({ errorClass: 'corrupt-ciphertext' });
+    await expect(provider.unwrap(wrapped, { aad: Buffer.from('other'), signal })).rejects.toMatchObject({
+      errorClass: 'corrupt-ciphertext',
+    });
     await provider.close?.();
   });
 });

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -17,7 +17,7 @@ export { TokenService, type TokenKind } from './tokens.js';
  * server of google.cloud.kms.v1.KeyManagementService, loaded from the protos that ship in
  * @google-cloud/kms, over TLS with its own CA (the official client sends OAuth tokens only over
  * TLS), plus an HTTP server for its token endpoints and a small admin API for tests that run it
- * as a process (the Go e2e). What it does not do like Cloud KMS is listed in ./README.md.
+ * as a process (the Go e2e). What it does not do like Cloud KMS is listed in the package README.
  */
 
 type Unary = (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: grpc.sendUnaryData<unknown>) => void;
@@ -85,7 +85,15 @@ export class CloudKmsStandIn {
       keyType: 'ec',
       curve: 'P-256',
       notAfterDate: new Date(Date.now() + 7 * 24 * 3600 * 1000),
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] }],
+      extensions: [
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 7, ip: '127.0.0.1' },
+            { type: 2, value: 'localhost' },
+          ],
+        },
+      ],
     });
     this.caPem = pems.cert;
     const definition = loadSync('google/cloud/kms/v1/service.proto', {
@@ -250,7 +258,11 @@ export class CloudKmsStandIn {
       CreateCryptoKey: unary('CreateCryptoKey', (req) => {
         const purpose = str((req.cryptoKey as { purpose?: string } | undefined)?.purpose) || 'ENCRYPT_DECRYPT';
         return keyView(
-          this.keys.createCryptoKey(`${str(req.parent)}/cryptoKeys/${str(req.cryptoKeyId)}`, purpose, req.skipInitialVersionCreation === true),
+          this.keys.createCryptoKey(
+            `${str(req.parent)}/cryptoKeys/${str(req.cryptoKeyId)}`,
+            purpose,
+            req.skipInitialVersionCreation === true,
+          ),
         );
       }),
       GetCryptoKey: unary('GetCryptoKey', (req) => keyView(this.keys.key(str(req.name)))),
@@ -276,7 +288,12 @@ export class CloudKmsStandIn {
         const plaintext = bytes(req.plaintext);
         const aad = bytes(req.additionalAuthenticatedData);
         const verifiedPlaintext = checksum(req.plaintextCrc32c, plaintext, 'plaintext_crc32c', 'plaintext');
-        const verifiedAad = checksum(req.additionalAuthenticatedDataCrc32c, aad, 'additional_authenticated_data_crc32c', 'additional_authenticated_data');
+        const verifiedAad = checksum(
+          req.additionalAuthenticatedDataCrc32c,
+          aad,
+          'additional_authenticated_data_crc32c',
+          'additional_authenticated_data',
+        );
         const { version, ciphertext } = this.keys.encrypt(str(req.name), plaintext, aad);
         return {
           name: version.name,
@@ -301,7 +318,7 @@ export class CloudKmsStandIn {
   }
 
   /** Token endpoints, then the admin API (no auth: loopback, tests only). */
-  private async serveHttp(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, body: string): Promise<void> {
+  private async serveHttp(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
     if (await this.tokens.handle(req, res, body)) return;
     const url = new URL(req.url ?? '/', 'http://stand-in');
     const json = (code: number, value: unknown): void => {

@@ -4,7 +4,7 @@ import { status } from '@grpc/grpc-js';
 /**
  * The key store of the Cloud KMS stand-in: key rings, crypto keys and their versions, and
  * symmetric Encrypt/Decrypt, with the resource names, states and gRPC codes of the public
- * google.cloud.kms.v1 API. A STAND-IN, not Cloud KMS: see ./README.md for what it does not do.
+ * google.cloud.kms.v1 API. A STAND-IN, not Cloud KMS: the package README lists what it does not do.
  */
 
 /** A failure the stand-in answers with: a gRPC code and the message Cloud KMS would send. */
@@ -63,7 +63,7 @@ export class KeyStore {
     return this.rings.has(name);
   }
 
-  createCryptoKey(name: string, purpose = 'ENCRYPT_DECRYPT', skipInitialVersion = false, uid = randomBytes(16)): CryptoKey {
+  createCryptoKey(name: string, purpose = 'ENCRYPT_DECRYPT', skipInitialVersion = false, uid: Buffer = randomBytes(16)): CryptoKey {
     const ring = KEY.exec(name)?.[1];
     if (!ring) throw new StandInError(status.INVALID_ARGUMENT, `Invalid resource name: ${name}`);
     if (!this.rings.has(ring)) throw new StandInError(status.NOT_FOUND, `${ring} not found.`);
@@ -124,7 +124,8 @@ export class KeyStore {
   setPrimary(keyName: string, versionId: string): CryptoKey {
     const key = this.key(keyName);
     const version = key.versions[Number(versionId) - 1];
-    if (!/^\d+$/.test(versionId) || !version) throw new StandInError(status.NOT_FOUND, `${keyName}/cryptoKeyVersions/${versionId} not found.`);
+    if (!/^\d+$/.test(versionId) || !version)
+      throw new StandInError(status.NOT_FOUND, `${keyName}/cryptoKeyVersions/${versionId} not found.`);
     if (version.state !== 'ENABLED') {
       throw new StandInError(status.FAILED_PRECONDITION, `${version.name} is not enabled, current state is: ${version.state}.`);
     }

@@ -29,7 +29,9 @@ for (const key of values.key) standIn.createKey(key);
 const ca = join(values.dir, 'ca.pem');
 const credentials = join(values.dir, 'service-account.json');
 writeFileSync(ca, standIn.caPem);
-writeFileSync(credentials, JSON.stringify(standIn.tokens.serviceAccountKey('plugin@stand-in-project.iam.gserviceaccount.com')), { mode: 0o600 });
+writeFileSync(credentials, JSON.stringify(standIn.tokens.serviceAccountKey('plugin@stand-in-project.iam.gserviceaccount.com')), {
+  mode: 0o600,
+});
 process.stdout.write(`${JSON.stringify({ endpoint: standIn.endpoint, tokenUrl: standIn.tokenUrl, ca, credentials })}\n`);
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {

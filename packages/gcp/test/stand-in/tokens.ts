@@ -134,7 +134,8 @@ export class TokenService {
         } catch (err) {
           return oauthError(400, 'invalid_grant', `Invalid JWT Signature (${(err as Error).message}).`);
         }
-        if (claims.aud !== `${this.baseUrl()}/token`) return oauthError(400, 'invalid_grant', 'Invalid JWT: audience is not the token URI.');
+        if (claims.aud !== `${this.baseUrl()}/token`)
+          return oauthError(400, 'invalid_grant', 'Invalid JWT: audience is not the token URI.');
         this.issued['jwt-bearer']++;
         return reply(200, { access_token: this.issue(claims.iss as string), expires_in: this.lifetimeSeconds, token_type: 'Bearer' });
       }
@@ -164,7 +165,11 @@ export class TokenService {
       const email = decodeURIComponent(target);
       if (!this.accounts.has(email) || !this.impersonators.get(email)?.has(source)) {
         return reply(403, {
-          error: { code: 403, status: 'PERMISSION_DENIED', message: `Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).` },
+          error: {
+            code: 403,
+            status: 'PERMISSION_DENIED',
+            message: `Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).`,
+          },
         });
       }
       this.issued.impersonation++;

@@ -16,7 +16,8 @@ const connect = net.Socket.prototype.connect;
 net.Socket.prototype.connect = function (...args) {
   // net.connect passes its normalized [options, callback]; a direct call passes (options | port, ...).
   const first = Array.isArray(args[0]) ? args[0][0] : args[0];
-  const options = typeof first === 'object' && first !== null ? first : { port: first, host: typeof args[1] === 'string' ? args[1] : undefined };
+  const options =
+    typeof first === 'object' && first !== null ? first : { port: first, host: typeof args[1] === 'string' ? args[1] : undefined };
   if (options.path) {
     record({ connect: `unix:${options.path}` });
     return connect.apply(this, args);
