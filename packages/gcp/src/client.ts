@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { KeyManagementServiceClient } from '@google-cloud/kms';
-import * as grpc from '@grpc/grpc-js';
 import { GoogleAuth, type GoogleAuthOptions } from 'google-auth-library';
+// The client's own grpc-js: channel credentials must come from the copy that makes the channel.
+import { grpc } from 'google-gax';
 import { ConfigError } from '@k8s-kms/core';
 import type { GcpConfig } from './config.js';
 

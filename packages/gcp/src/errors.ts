@@ -1,5 +1,7 @@
-import { status } from '@grpc/grpc-js';
+import { grpc } from 'google-gax';
 import { classifyFailure, classOfGrpcCode, type ErrorClass, type KmsError } from '@k8s-kms/core';
+
+const { status } = grpc;
 
 /** What the official client throws: a GoogleError (a gRPC status) or a transport failure. */
 interface GoogleErrorShape {
@@ -25,7 +27,7 @@ export function fromGcpError(operation: string, err: unknown): KmsError {
   const details = typeof e.details === 'string' ? e.details : '';
   if (CREDENTIALS_FAILED.test(details)) return credentialFailure(operation, err, e.code, details);
   if (typeof e.code !== 'number' || !(e.code in status)) return classifyFailure(`Cloud KMS ${operation}`, err);
-  const code = e.code as status;
+  const code = e.code as grpc.status;
   let errorClass: ErrorClass = classOfGrpcCode(code);
   if (code === status.INVALID_ARGUMENT && /checksum|crc32c/i.test(details)) errorClass = 'unavailable';
   else if (code === status.INVALID_ARGUMENT && operation === 'Decrypt') errorClass = 'corrupt-ciphertext';
