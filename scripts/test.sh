@@ -43,6 +43,9 @@ echo "== jest"
 node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js \
   --json --outputFile="$results/jest.json" || status=1
 
+echo "== the npm packages from their tarballs, in a project outside the repository"
+check packages-from-tarballs node scripts/check-packages.mjs
+
 echo "== build kube-apiserver, etcd, kubectl for e2e"
 check e2e-tools-build bash scripts/build-e2e-tools.sh
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ConfigError, defineOptions, parseOptions, type OptionValues } from '@k8s-kms/core';
+import { ConfigError } from '@k8s-kms/core';
+import { defineOptions, parseOptions, type OptionValues } from '@k8s-kms/core/kit';
 
 // TEMPLATE: rename "example" everywhere (EXAMPLE_OPTIONS, parseExampleConfig, kms-plugin-example).
 

@@ -1,4 +1,5 @@
-import { classifyFailure, type ErrorClass, type KmsError } from '@k8s-kms/core';
+import { type ErrorClass, type KmsError } from '@k8s-kms/core';
+import { classifyFailure } from '@k8s-kms/core/kit';
 
 // TEMPLATE: the service's own error names, and nothing else: transport failures, timeouts, TLS,
 // HTTP statuses and Retry-After are classified by core's classifyFailure.

@@ -1,5 +1,4 @@
-// The library face of @k8s-kms/example.
+// The library face of @k8s-kms/example (the binary's own parts stay in its modules).
+export { createExampleKmsProvider } from './create.js';
+export type { ExampleKmsOptions } from './create.js';
 export { ExampleKmsProvider } from './provider.js';
-export { EXAMPLE_OPTIONS, parseExampleConfig } from './config.js';
-export type { ExampleConfig } from './config.js';
-export { fromExampleError } from './errors.js';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ownVersion, runPluginCli } from '@k8s-kms/core';
+import { ownVersion, runPluginCli } from '@k8s-kms/core/kit';
 import { EXAMPLE_OPTIONS, parseExampleConfig } from './config.js';
 import { ExampleKmsProvider } from './provider.js';
 

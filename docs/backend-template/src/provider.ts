@@ -1,8 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import {
   KmsError,
-  retryAfterMs,
-  wrappedKeyFraming,
   type CallOptions,
   type KeyProvider,
   type KeyVersion,
@@ -10,6 +8,7 @@ import {
   type WrapOptions,
   type WrapWithKeyOptions,
 } from '@k8s-kms/core';
+import { retryAfterMs, wrappedKeyFraming } from '@k8s-kms/core/kit';
 import type { ExampleConfig } from './config.js';
 import { fromExampleError } from './errors.js';
 

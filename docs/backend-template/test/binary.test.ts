@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from '@jest/globals';
 import { describeBinary } from '@k8s-kms/testkit/binary';
-import { EXAMPLE_OPTIONS } from '../src/index.js';
+import { EXAMPLE_OPTIONS } from '../src/config.js';
 import { ExampleStandIn } from './support/stand-in.js';
 
 // TEMPLATE: the shared binary suite; then the binary's own tests (auth methods, ...).

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll } from '@jest/globals';
 import { describeConformance } from '@k8s-kms/testkit/conformance';
-import { ExampleKmsProvider, parseExampleConfig } from '../src/index.js';
+import { parseExampleConfig } from '../src/config.js';
+import { ExampleKmsProvider } from '../src/index.js';
 import { ExampleStandIn } from './support/stand-in.js';
 
 // TEMPLATE: the same suite every backend runs, against the real service's emulator or a stand-in.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ConfigError, defineOptions, parseOptions, type OptionValues } from '@k8s-kms/core';
+import { ConfigError } from '@k8s-kms/core';
+import { defineOptions, parseOptions, type OptionValues } from '@k8s-kms/core/kit';
 
 /** Key ids as AWS accepts them: a key id (UUID or mrk-…), a key ARN, an alias name or an alias ARN. */
 const KEY = /^(alias\/[a-zA-Z0-9/_-]{1,250}|[a-zA-Z0-9-]{1,256}|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[a-zA-Z0-9/_-]+)$/;

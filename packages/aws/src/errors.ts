@@ -1,4 +1,5 @@
-import { classifyFailure, retryAfterMs, type ErrorClass, type KmsError } from '@k8s-kms/core';
+import { type ErrorClass, type KmsError } from '@k8s-kms/core';
+import { classifyFailure, retryAfterMs } from '@k8s-kms/core/kit';
 
 /** AWS KMS error names by the class core gives them. */
 const BY_NAME: Readonly<Record<string, ErrorClass>> = {

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import { installedVersion, ownVersion, runPluginCli } from '@k8s-kms/core';
-import { createAwsKmsClient } from './client.js';
+import { installedVersion, ownVersion, runPluginCli } from '@k8s-kms/core/kit';
+import { awsKmsProviderFrom } from './create.js';
 import { AWS_OPTIONS, parseAwsConfig } from './config.js';
-import { AwsKmsProvider } from './provider.js';
 
 await runPluginCli({
   name: 'kms-plugin-aws',
@@ -11,12 +10,5 @@ await runPluginCli({
   description: 'Kubernetes KMS plugin (v2 and v1beta1) whose root keys live in AWS KMS.',
   options: AWS_OPTIONS,
   parseConfig: parseAwsConfig,
-  async buildProvider(config) {
-    return new AwsKmsProvider({
-      client: await createAwsKmsClient(config),
-      key: config.key,
-      decryptKeys: config['decrypt-key'],
-      encryptionContext: config['encryption-context'],
-    });
-  },
+  buildProvider: awsKmsProviderFrom,
 });

@@ -7,8 +7,8 @@ import {
   type ProviderDescription,
   type WrapOptions,
   type WrapWithKeyOptions,
-  wrappedKeyFraming,
 } from '@k8s-kms/core';
+import { wrappedKeyFraming } from '@k8s-kms/core/kit';
 import { RESERVED_CONTEXT_KEY } from './config.js';
 import { fromAwsError } from './errors.js';
 

@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { status } from '@grpc/grpc-js';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { codeOf, InstrumentedProvider, startPlugin, type RunningPlugin } from '@k8s-kms/testkit';
-import { AwsKmsProvider, parseAwsConfig } from '../src/index.js';
+import { parseAwsConfig } from '../src/config.js';
+import { AwsKmsProvider } from '../src/index.js';
 import { FakeKmsServer } from './support/fake-kms-server.js';
 import { Moto } from './support/moto.js';
 
@@ -139,7 +140,7 @@ describe('AWS errors, through the real SDK against FakeKmsServer', () => {
   });
 
   it('classifies a credential-source failure as retryable and does not repeat its message', async () => {
-    const { fromAwsError } = await import('../src/index.js');
+    const { fromAwsError } = await import('../src/errors.js');
     const err = Object.assign(new Error('credential_process printed SECRET-abc123'), { name: 'CredentialsProviderError' });
     expect(fromAwsError('DescribeKey', err)).toMatchObject({
       errorClass: 'unavailable',

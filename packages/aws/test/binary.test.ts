@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { runBinary, startPluginBinary } from '@k8s-kms/testkit';
 import { describeBinary } from '@k8s-kms/testkit/binary';
-import { AWS_OPTIONS } from '../src/index.js';
+import { AWS_OPTIONS } from '../src/config.js';
 import { Moto, MOTO_SECRET } from './support/moto.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'kms-plugin-aws.js');

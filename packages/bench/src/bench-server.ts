@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { AwsKmsProvider } from '@k8s-kms/aws';
 import { createLogger, createPluginServer, type KekMode, type KeyProvider } from '@k8s-kms/core';
-import { createGcpKmsClient, GcpKmsProvider, parseGcpConfig } from '@k8s-kms/gcp';
+import { createGcpKmsProvider } from '@k8s-kms/gcp';
 import { createKeyringIfMissing, LocalKeyProvider } from '@k8s-kms/local';
 import { InstrumentedProvider } from '@k8s-kms/testkit';
 
@@ -28,8 +28,7 @@ async function realProvider(): Promise<KeyProvider> {
     return new AwsKmsProvider({ client, key });
   }
   if (backend === 'gcp' && endpoint && key) {
-    const config = parseGcpConfig({ key, endpoint, 'tls-ca-file': caFile, 'credentials-file': credentialsFile });
-    return new GcpKmsProvider({ client: (await createGcpKmsClient(config)).kms, key });
+    return createGcpKmsProvider({ key, endpoint, tlsCaFile: caFile, credentialsFile });
   }
   const dir = await mkdtemp(join(tmpdir(), 'k8s-kms-bench-'));
   const keyFile = join(dir, 'keyring.json');

@@ -1,38 +1,24 @@
-// The public face of @k8s-kms/core. Named exports only: what is not listed here is internal.
+// @k8s-kms/core for library users: run a KMS plugin server around a provider (one of the
+// backends', or your own), talk to a plugin, classify failures. What backend authors need besides
+// (option declarations, the CLI runner, error classification, wrapped-key framing) is in
+// '@k8s-kms/core/kit'. Named exports only: what is listed in neither is internal.
 export { createPluginServer } from './plugin-server.js';
 export type { PluginServer, PluginServerOptions } from './plugin-server.js';
 export type { KeyProvider, KeyVersion, CallOptions, WrapOptions, WrapWithKeyOptions, ProviderDescription } from './provider.js';
-export { KmsError, needs, ERROR_CLASSES } from './errors.js';
+export { KmsError } from './errors.js';
 export type { ErrorClass, KmsErrorOptions } from './errors.js';
-export { classifyFailure, classOfGrpcCode, classOfHttpStatus, retryAfterMs, transportFailure } from './error-classification.js';
-export type { FailureFacts, TransportFailure } from './error-classification.js';
-export { wrappedKeyFraming } from './wrapped-key.js';
-export type { WrappedKeyFraming, WrappedKeyLayout, WrappedKeyParts } from './wrapped-key.js';
-export { AadDigest } from './aad-digest.js';
-export { GRPC_CODE } from './transport/grpc-status.js';
-export { deriveKeyId } from './key-id.js';
-export { Limits, isFqdn } from './contract-guard.js';
-export { Format, KEK_ANNOTATION } from './envelope/format.js';
-export { sealAes256Gcm, openAes256Gcm, KEY_BYTES } from './envelope/aead.js';
+export { ConfigError } from './config-error.js';
 export type { KekMode } from './envelope/envelope.js';
 export { DEFAULT_KEK_LIMITS } from './envelope/local-kek.js';
 export type { LocalKekLimits } from './envelope/local-kek.js';
 export { DEFAULT_REMOTE_POLICY } from './remote-policy.js';
-export type { RemotePolicyOptions, BackendOperation } from './remote-policy.js';
+export type { RemotePolicyOptions } from './remote-policy.js';
+export type { RateLimitOptions } from './rate-limiter.js';
+export type { RefreshOptions } from './key-state.js';
+export type { StatusVersion } from './kms-service.js';
 export { PluginMetrics } from './ops/metrics.js';
 export { createLogger } from './ops/logger.js';
 export type { Logger } from './ops/logger.js';
-export { runPluginCli } from './cli/run-plugin.js';
-export type { PluginCliSpec, BuildContext } from './cli/run-plugin.js';
-export { defineOptions, parseOptions, optionDefs, optionsJsonSchema, envName, schemas, ENV_PREFIX } from './cli/options.js';
-export type { OptionSpec, OptionDecls, OptionValues, OptionDef } from './cli/options.js';
-export { COMMON_OPTIONS } from './cli/common-options.js';
-export type { RawValue, RawValues } from './cli/resolve-values.js';
-export { parseDuration } from './cli/duration.js';
-export { installedVersion, ownVersion } from './cli/version-info.js';
-export { ConfigError } from './config-error.js';
-export { raceAbort } from './abortable.js';
 export { createPluginClient } from './client/plugin-client.js';
 export type { PluginClient, ServiceError } from './client/plugin-client.js';
-export { KeyManagementServiceClient as KmsV2Client } from './gen/kms/v2/api.js';
-export { KeyManagementServiceClient as KmsV1beta1Client } from './gen/kms/v1beta1/api.js';
+export type { LibraryOptions } from './cli/library-options.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { parseDuration } from '../src/index.js';
+import { parseDuration } from '../src/cli/duration.js';
 
 describe('durations', () => {
   it.each([

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
-import { classifyFailure, classOfGrpcCode, classOfHttpStatus, KmsError, retryAfterMs, transportFailure } from '../src/index.js';
+import { classifyFailure, classOfGrpcCode, classOfHttpStatus, retryAfterMs, transportFailure } from '../src/kit.js';
+import { KmsError } from '../src/index.js';
 import { DEFAULT_REMOTE_POLICY, RemotePolicy } from '../src/remote-policy.js';
 
 const errno = (code: string) => Object.assign(new Error(`connect ${code} 127.0.0.1:443`), { code });

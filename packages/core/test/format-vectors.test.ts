@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startPlugin, type RunningPlugin } from '@k8s-kms/testkit';
-import { deriveKeyId } from '../src/index.js';
+import { deriveKeyId } from '../src/key-id.js';
 import { FakeMemoryProvider } from '@k8s-kms/testkit';
 
 /**

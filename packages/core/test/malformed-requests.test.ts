@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import { codeOf, RawGrpcClient, type RunningPlugin } from '@k8s-kms/testkit';
-import { KEK_ANNOTATION } from '../src/index.js';
+import { KEK_ANNOTATION } from '../src/kit.js';
 import { DecryptRequest } from '../src/gen/kms/v2/api.js';
 import { startFakePlugin } from './support/plugin.js';
 

@@ -1,14 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import { codeOf, startPlugin, type RunningPlugin } from '@k8s-kms/testkit';
-import {
-  KEK_ANNOTATION,
-  createPluginServer,
-  type KeyProvider,
-  type KeyVersion,
-  type WrapOptions,
-  type WrapWithKeyOptions,
-} from '../src/index.js';
+import { KEK_ANNOTATION } from '../src/kit.js';
+import { createPluginServer, type KeyProvider, type KeyVersion, type WrapOptions, type WrapWithKeyOptions } from '../src/index.js';
 import { FakeMemoryProvider } from '@k8s-kms/testkit';
 
 /** A provider that answers one thing wrong, and otherwise works like the fake backend. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { COMMON_OPTIONS, Format, optionDefs } from '../src/index.js';
+import { COMMON_OPTIONS, optionDefs } from '../src/kit.js';
+import { Format } from '../src/envelope/format.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 

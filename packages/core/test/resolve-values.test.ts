@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { z } from 'zod';
-import { ConfigError, defineOptions, parseOptions, schemas, type OptionDef } from '../src/index.js';
+import { ConfigError } from '../src/index.js';
+import { defineOptions, parseOptions, schemas, type OptionDef } from '../src/kit.js';
 import { resolveValues } from '../src/cli/resolve-values.js';
 
 const defs: OptionDef[] = [

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ConfigError, defineOptions, parseOptions, type OptionValues } from '@k8s-kms/core';
+import { ConfigError } from '@k8s-kms/core';
+import { defineOptions, parseOptions, type OptionValues } from '@k8s-kms/core/kit';
 
 /** A crypto key's resource name, as Cloud KMS spells it. */
 export const CRYPTO_KEY =

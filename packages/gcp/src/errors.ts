@@ -1,5 +1,6 @@
 import { grpc } from 'google-gax';
-import { classifyFailure, classOfGrpcCode, type ErrorClass, type KmsError } from '@k8s-kms/core';
+import { type ErrorClass, type KmsError } from '@k8s-kms/core';
+import { classifyFailure, classOfGrpcCode } from '@k8s-kms/core/kit';
 
 const { status } = grpc;
 

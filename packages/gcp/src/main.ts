@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import { installedVersion, ownVersion, runPluginCli } from '@k8s-kms/core';
-import { createGcpKmsClient } from './client.js';
+import { installedVersion, ownVersion, runPluginCli } from '@k8s-kms/core/kit';
 import { GCP_OPTIONS, parseGcpConfig } from './config.js';
-import { GcpKmsProvider } from './provider.js';
+import { gcpKmsProviderFrom } from './create.js';
 
 await runPluginCli({
   name: 'kms-plugin-gcp',
@@ -11,14 +10,5 @@ await runPluginCli({
   description: 'Kubernetes KMS plugin (v2 and v1beta1) whose root keys live in Google Cloud KMS.',
   options: GCP_OPTIONS,
   parseConfig: parseGcpConfig,
-  async buildProvider(config) {
-    const client = await createGcpKmsClient(config);
-    return new GcpKmsProvider({
-      client: client.kms,
-      key: config.key,
-      decryptKeys: config['decrypt-key'],
-      ...(config['quota-project'] ? { quotaProject: config['quota-project'] } : {}),
-      facts: { endpoint: client.endpoint, auth: client.auth, quotaProject: config['quota-project'] },
-    });
-  },
+  buildProvider: gcpKmsProviderFrom,
 });

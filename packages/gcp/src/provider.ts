@@ -1,7 +1,6 @@
 import type { KeyManagementServiceClient, protos } from '@google-cloud/kms';
 import {
   KmsError,
-  wrappedKeyFraming,
   type CallOptions,
   type KeyProvider,
   type KeyVersion,
@@ -9,6 +8,7 @@ import {
   type WrapOptions,
   type WrapWithKeyOptions,
 } from '@k8s-kms/core';
+import { wrappedKeyFraming } from '@k8s-kms/core/kit';
 import { crc32c, sameChecksum } from './crc32c.js';
 import { fromGcpError } from './errors.js';
 

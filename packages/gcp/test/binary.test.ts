@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { leaked, runBinary, startPluginBinary, waitFor } from '@k8s-kms/testkit';
 import { describeBinary } from '@k8s-kms/testkit/binary';
-import { GCP_OPTIONS } from '../src/index.js';
+import { GCP_OPTIONS } from '../src/config.js';
 import { StandInFixture } from './support/stand-in.js';
 
 const BIN = fileURLToPath(new URL('../bin/kms-plugin-gcp.js', import.meta.url));

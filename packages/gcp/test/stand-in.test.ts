@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import type { KeyManagementServiceClient } from '@google-cloud/kms';
-import { createGcpKmsClient, parseGcpConfig } from '../src/index.js';
+import { createGcpKmsClient } from '../src/client.js';
+import { parseGcpConfig } from '../src/config.js';
 import { PROJECT_KEY_RING, StandInFixture } from './support/stand-in.js';
 
 // The stand-in driven by the official client alone (its admin methods included), so that what

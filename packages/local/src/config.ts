@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineOptions, parseOptions, schemas, type OptionValues } from '@k8s-kms/core';
+import { defineOptions, parseOptions, schemas, type OptionValues } from '@k8s-kms/core/kit';
 
 /** The options of kms-plugin-local, beyond the common ones. */
 export const LOCAL_OPTIONS = defineOptions({

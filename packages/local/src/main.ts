@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { ConfigError, ownVersion, runPluginCli } from '@k8s-kms/core';
+import { ownVersion, runPluginCli } from '@k8s-kms/core/kit';
 import { LOCAL_OPTIONS, parseLocalConfig } from './config.js';
-import { createKeyringIfMissing, initKeyring, KeyFileError, rotateKeyring } from './keyring.js';
-import { LocalKeyProvider } from './provider.js';
+import { localKeyProviderFrom } from './create.js';
+import { initKeyring, rotateKeyring } from './keyring.js';
 
 await runPluginCli({
   name: 'kms-plugin-local',
@@ -10,26 +10,7 @@ await runPluginCli({
   description: 'Kubernetes KMS plugin (v2 and v1beta1) whose root keys live in a local keyring file.',
   options: LOCAL_OPTIONS,
   parseConfig: parseLocalConfig,
-  async buildProvider(config, { log }) {
-    const keyFile = config['key-file'];
-    if (config['require-key-file']) log.warn('--require-key-file is the default now and can be removed');
-    if (config['create-key-file'] && (await createKeyringIfMissing(keyFile))) {
-      log.warn({ keyFile }, 'created a new key file with a new root key (--create-key-file); back it up');
-    }
-    try {
-      return await LocalKeyProvider.open(keyFile);
-    } catch (err) {
-      // A missing key file is never replaced silently: a new root key cannot decrypt the data
-      // written under the old one, so starting with one would lose every Secret.
-      if (err instanceof KeyFileError && err.code === 'ENOENT') {
-        throw new ConfigError(
-          `${err.message}: create it with "kms-plugin-local init --key-file ${keyFile}" (or pass --create-key-file); ` +
-            'check the path first: a new key file holds a new root key, which cannot decrypt data written under another',
-        );
-      }
-      throw err;
-    }
-  },
+  buildProvider: (config, { log }) => localKeyProviderFrom(config, log),
   addCommands(program) {
     const keyFileCommand = (name: string, description: string, run: (keyFile: string) => Promise<string>): void => {
       program

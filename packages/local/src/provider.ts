@@ -1,16 +1,14 @@
 import { stat } from 'node:fs/promises';
 import {
   KmsError,
-  openAes256Gcm,
-  sealAes256Gcm,
   type CallOptions,
   type KeyProvider,
   type KeyVersion,
   type ProviderDescription,
   type WrapOptions,
   type WrapWithKeyOptions,
-  wrappedKeyFraming,
 } from '@k8s-kms/core';
+import { openAes256Gcm, sealAes256Gcm, wrappedKeyFraming } from '@k8s-kms/core/kit';
 import { KeyFileError, readKeyring, type KeyringKey } from './keyring.js';
 
 /** What wrap returns: 0x01 ‖ u8 key id length ‖ key id ‖ AES-256-GCM box (test/vectors keep it readable). */

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { runBinary, startPluginBinary, waitFor, type RunningPluginBinary } from '@k8s-kms/testkit';
 import { describeBinary } from '@k8s-kms/testkit/binary';
-import { LOCAL_OPTIONS } from '../src/index.js';
+import { LOCAL_OPTIONS } from '../src/config.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'kms-plugin-local.js');
 const isRoot = process.getuid?.() === 0;

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
-import { COMMON_OPTIONS, createPluginClient, envName, optionDefs, optionsJsonSchema, type OptionDecls } from '@k8s-kms/core';
+import { createPluginClient } from '@k8s-kms/core';
+import { COMMON_OPTIONS, envName, optionDefs, optionsJsonSchema, type OptionDecls } from '@k8s-kms/core/kit';
 import { leaked, waitFor } from './harness.js';
 import { runBinary, startPluginBinary, type RunningPluginBinary } from './plugin-binary.js';
 

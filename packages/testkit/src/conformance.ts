@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
-import { KEK_ANNOTATION, KmsError, type KekMode, type KeyProvider } from '@k8s-kms/core';
+import { KmsError, type KekMode, type KeyProvider } from '@k8s-kms/core';
+import { KEK_ANNOTATION } from '@k8s-kms/core/kit';
 import { InstrumentedProvider } from './instrumented-provider.js';
 import { codeOf, leaked, startPlugin, waitFor, type RunningPlugin } from './harness.js';
 

@@ -1,14 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import {
-  KmsError,
-  openAes256Gcm,
-  sealAes256Gcm,
-  type CallOptions,
-  type KeyProvider,
-  type KeyVersion,
-  type WrapOptions,
-  type WrapWithKeyOptions,
-} from '@k8s-kms/core';
+import { KmsError, type CallOptions, type KeyProvider, type KeyVersion, type WrapOptions, type WrapWithKeyOptions } from '@k8s-kms/core';
+import { openAes256Gcm, sealAes256Gcm } from '@k8s-kms/core/kit';
 
 /**
  * FakeMemoryProvider: a backend whose keys live in memory, for core's own tests and the

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineOptions, schemas } from '@k8s-kms/core';
+import { defineOptions, schemas } from '@k8s-kms/core/kit';
 
 /** The options of kms-plugin-fake, beyond the common ones. */
 export const FAKE_OPTIONS = defineOptions({

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { parseOptions, runPluginCli } from '@k8s-kms/core';
+import { parseOptions, runPluginCli } from '@k8s-kms/core/kit';
 import { FAKE_OPTIONS } from './fake-plugin-options.js';
 import { FakeMemoryProvider } from './fake-memory-provider.js';
 import { InstrumentedProvider } from './instrumented-provider.js';

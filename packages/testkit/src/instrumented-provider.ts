@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BackendOperation, CallOptions, KeyProvider, KeyVersion, KmsError, WrapOptions, WrapWithKeyOptions } from '@k8s-kms/core';
+import type { CallOptions, KeyProvider, KeyVersion, KmsError, WrapOptions, WrapWithKeyOptions } from '@k8s-kms/core';
+import type { BackendOperation } from '@k8s-kms/core/kit';
 
 /** The operations counted, named as core's metrics name them. */
 export type Operation = BackendOperation;

@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
-import { KmsError, raceAbort, type Logger } from '@k8s-kms/core';
+import { KmsError, type Logger } from '@k8s-kms/core';
+import { raceAbort } from '@k8s-kms/core/kit';
 import { SERVICE_ACCOUNT_TOKEN, type AuthMethod, type VaultConfig } from './config.js';
 import { fromVaultError, isPermissionDenied } from './errors.js';
 import type { VaultHttp } from './vault-http.js';

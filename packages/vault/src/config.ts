@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ConfigError, defineOptions, parseOptions, schemas, type OptionValues } from '@k8s-kms/core';
+import { ConfigError } from '@k8s-kms/core';
+import { defineOptions, parseOptions, schemas, type OptionValues } from '@k8s-kms/core/kit';
 
 /** How the plugin gets its Vault token. */
 export type AuthMethod = 'token' | 'approle' | 'kubernetes' | 'jwt' | 'cert';

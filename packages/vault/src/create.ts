@@ -1,9 +1,25 @@
 import { readFileSync } from 'node:fs';
-import type { Logger } from '@k8s-kms/core';
+import { createLogger, type LibraryOptions, type Logger } from '@k8s-kms/core';
+import { flagKeyed } from '@k8s-kms/core/kit';
 import { VaultAuth } from './auth.js';
-import type { VaultConfig } from './config.js';
+import { parseVaultConfig, VAULT_OPTIONS, type VaultConfig } from './config.js';
 import { VaultTransitProvider } from './provider.js';
 import { VaultHttp } from './vault-http.js';
+
+/** The options of {@link createVaultTransitProvider}: kms-plugin-vault's flags in camelCase, with the same defaults. */
+export type VaultTransitOptions = LibraryOptions<typeof VAULT_OPTIONS>;
+
+/**
+ * The Vault / OpenBao transit provider as kms-plugin-vault builds it, from the same options in
+ * camelCase (`{ address: 'https://vault:8200', keyName: 'k8s', authMethod: 'kubernetes', role: 'kms' }`).
+ * `logger` receives its warnings (a token about to expire, TLS verification off); silent by default.
+ */
+export function createVaultTransitProvider(options: VaultTransitOptions, logger?: Logger): VaultTransitProvider {
+  return createVaultProvider(
+    parseVaultConfig(flagKeyed(VAULT_OPTIONS, options)),
+    logger ?? createLogger({ level: 'silent', name: 'vault' }),
+  ).transit;
+}
 
 /** The pieces a running plugin needs: the transit provider and its auth (for the TTL metric). */
 export interface VaultProvider {

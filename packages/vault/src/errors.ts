@@ -1,4 +1,5 @@
-import { classifyFailure, KmsError, transportFailure } from '@k8s-kms/core';
+import { KmsError } from '@k8s-kms/core';
+import { classifyFailure, transportFailure } from '@k8s-kms/core/kit';
 import { VaultCallError } from './vault-http.js';
 
 /** Transit's answers for ciphertext that does not open: tampered, truncated or not ours. */

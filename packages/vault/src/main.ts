@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { installedVersion, ownVersion, runPluginCli } from '@k8s-kms/core';
+import { installedVersion, ownVersion, runPluginCli } from '@k8s-kms/core/kit';
 import { VAULT_OPTIONS, parseVaultConfig } from './config.js';
 import { createVaultProvider } from './create.js';
 

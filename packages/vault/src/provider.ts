@@ -6,9 +6,8 @@ import {
   type ProviderDescription,
   type WrapOptions,
   type WrapWithKeyOptions,
-  AadDigest,
-  wrappedKeyFraming,
 } from '@k8s-kms/core';
+import { AadDigest, wrappedKeyFraming } from '@k8s-kms/core/kit';
 import type { VaultAuth } from './auth.js';
 import { fromVaultError } from './errors.js';
 import type { VaultHttp } from './vault-http.js';

@@ -1,5 +1,5 @@
 import nodeVault from 'node-vault';
-import { raceAbort } from '@k8s-kms/core';
+import { raceAbort } from '@k8s-kms/core/kit';
 
 /** How to reach Vault: the address, the namespace header and the TLS settings. */
 export interface VaultHttpOptions {

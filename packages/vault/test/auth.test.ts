@@ -3,10 +3,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createLogger, type RawValues } from '@k8s-kms/core';
+import { createLogger } from '@k8s-kms/core';
+import { type RawValues } from '@k8s-kms/core/kit';
 import { leaked, LogCapture } from '@k8s-kms/testkit';
 import { OpenBao, OPENBAO_ROOT_TOKEN } from './support/openbao.js';
-import { createVaultProvider, parseVaultConfig, type VaultProvider } from '../src/index.js';
+import { parseVaultConfig } from '../src/config.js';
+import { createVaultProvider, type VaultProvider } from '../src/create.js';
 
 const KEY = 'auth-key';
 const opts = () => ({ signal: AbortSignal.timeout(5_000) });

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { leaked, runBinary, startPluginBinary, waitFor, type RunningPluginBinary } from '@k8s-kms/testkit';
 import { describeBinary } from '@k8s-kms/testkit/binary';
-import { VAULT_OPTIONS } from '../src/index.js';
+import { VAULT_OPTIONS } from '../src/config.js';
 import { OpenBao, OPENBAO_ROOT_TOKEN } from './support/openbao.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'kms-plugin-vault.js');

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll } from '@jest/globals';
-import { createLogger, type RawValues } from '@k8s-kms/core';
+import { createLogger } from '@k8s-kms/core';
+import { type RawValues } from '@k8s-kms/core/kit';
 import { describeConformance } from '@k8s-kms/testkit/conformance';
-import { createVaultProvider, parseVaultConfig } from '../src/index.js';
+import { parseVaultConfig } from '../src/config.js';
+import { createVaultProvider } from '../src/create.js';
 import { OpenBao, OPENBAO_ROOT_TOKEN } from './support/openbao.js';
 
 let bao: OpenBao;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { KmsError } from '@k8s-kms/core';
-import { fromVaultError, VaultCallError } from '../src/index.js';
+import { fromVaultError } from '../src/errors.js';
+import { VaultCallError } from '../src/vault-http.js';
 
 const answer = (status: number, ...errors: string[]) => new VaultCallError('transit/decrypt/k', status, errors, undefined);
 const transport = (code?: string) => new VaultCallError('transit/decrypt/k', undefined, [], code);

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
-import { createLogger, type RawValues } from '@k8s-kms/core';
+import { createLogger } from '@k8s-kms/core';
+import { type RawValues } from '@k8s-kms/core/kit';
 import { startPlugin, waitFor, type RunningPlugin } from '@k8s-kms/testkit';
 import { OpenBao, OPENBAO_ROOT_TOKEN } from './support/openbao.js';
-import { createVaultProvider, parseVaultConfig, type VaultTransitProvider } from '../src/index.js';
+import { parseVaultConfig } from '../src/config.js';
+import { createVaultProvider } from '../src/create.js';
+import type { VaultTransitProvider } from '../src/index.js';
 
 let bao: OpenBao;
 beforeAll(async () => {

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AadDigest, createLogger } from '@k8s-kms/core';
-import { createVaultProvider, parseVaultConfig } from '../src/index.js';
+import { createLogger } from '@k8s-kms/core';
+import { AadDigest } from '@k8s-kms/core/kit';
+import { parseVaultConfig } from '../src/config.js';
+import { createVaultProvider } from '../src/create.js';
 import { FakeTransitServer } from './support/fake-transit-server.js';
 
 interface Vector {

@@ -2,7 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TcpProxy } from '@k8s-kms/testkit';
-import { createGcpKmsClient, GcpKmsProvider, parseGcpConfig } from '../../src/index.js';
+import { parseGcpConfig } from '../../src/config.js';
+import { gcpKmsProviderFrom } from '../../src/create.js';
+import type { GcpKmsProvider } from '../../src/index.js';
 import { CloudKmsStandIn } from '../stand-in/index.js';
 
 export const PROJECT_KEY_RING = 'projects/stand-in-project/locations/europe-west1/keyRings/k8s';
@@ -59,14 +61,7 @@ export class StandInFixture {
   }
 
   async provider(key: string, extra: Record<string, unknown> = {}): Promise<GcpKmsProvider> {
-    const config = parseGcpConfig({ ...this.flags(key), ...extra });
-    const client = await createGcpKmsClient(config);
-    return new GcpKmsProvider({
-      client: client.kms,
-      key: config.key,
-      decryptKeys: config['decrypt-key'],
-      ...(config['quota-project'] ? { quotaProject: config['quota-project'] } : {}),
-    });
+    return gcpKmsProviderFrom(parseGcpConfig({ ...this.flags(key), ...extra }));
   }
 
   async stop(): Promise<void> {
