@@ -6,8 +6,12 @@ import { grpc } from 'google-gax';
 import { ConfigError } from '@k8s-kms/core';
 import type { GcpConfig } from './config.js';
 
-/** Enough for Encrypt, Decrypt and GetCryptoKey (cloud-platform works too; this is the narrowest). */
-export const KMS_SCOPES = ['https://www.googleapis.com/auth/cloudkms'];
+/**
+ * The OAuth scope asked for: cloud-platform, as Google recommends (what the identity may do is
+ * its IAM roles' business). It is also the scope Google's STS takes for workload identity
+ * federation, to which google-auth-library sends these scopes when there is no impersonation.
+ */
+export const KMS_SCOPES = ['https://www.googleapis.com/auth/cloud-platform'];
 /** Credential file types google-auth-library reads. */
 const CREDENTIAL_TYPES = new Set([
   'service_account',
@@ -58,6 +62,23 @@ export async function createGcpKmsClient(config: GcpConfig): Promise<GcpKmsClien
     ...(credentials ? { credentials } : {}),
   };
   const auth = new GoogleAuth(authOptions);
+  // As the KMS client sets them, but before the first getClient(): a service account key then
+  // signs its own JWTs (no token endpoint; the library would send it to oauth2.googleapis.com
+  // whatever token_uri the key file names).
+  auth.useJWTAccessWithScope = true;
+  auth.defaultServicePath = 'cloudkms.googleapis.com';
+  if (credentials) {
+    // Parsing the file into a client needs no network for these types; a file missing its fields
+    // (a service account key without client_email) stops start-up here, not at every call.
+    try {
+      await auth.getClient();
+    } catch {
+      const source = fromFlag ? `--credentials-file: ${fromFlag}` : `GOOGLE_APPLICATION_CREDENTIALS: ${fromEnv}`;
+      throw new ConfigError(
+        `${source} is a ${String((credentials as { type?: unknown }).type)} file the auth library cannot use (a field is missing or malformed)`,
+      );
+    }
+  }
   const callCredentials = grpc.credentials.createFromGoogleCredential({
     async getRequestHeaders(url?: string) {
       const headers = await (await auth.getClient()).getRequestHeaders(url);
@@ -107,5 +128,6 @@ async function readCredentials(path: string, source: string): Promise<Record<str
 
 function splitEndpoint(endpoint: string): [string, number] {
   const m = /^(.*?)(?::(\d{1,5}))?$/.exec(endpoint)!;
-  return [m[1]!.replace(/^\[(.*)\]$/, '$1'), m[2] ? Number(m[2]) : 443];
+  // An IPv6 literal keeps its brackets: the client joins host and port as `${host}:${port}`.
+  return [m[1]!, m[2] ? Number(m[2]) : 443];
 }

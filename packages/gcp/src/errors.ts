@@ -12,6 +12,8 @@ interface GoogleErrorShape {
 
 /** grpc-js's prefix when the call credentials (google-auth-library) failed to give a token. */
 const CREDENTIALS_FAILED = /^Getting metadata from plugin failed/;
+/** How grpc-js reports a certificate the channel does not trust. */
+const TLS_FAILURE = /certificate|self[- ]signed|CERT_|unable to verify|SSL routines|handshake/i;
 /** OAuth / STS error codes a token endpoint answers with when the credential itself is refused. */
 const REFUSED_CREDENTIAL = /\b(invalid_grant|invalid_client|unauthorized_client|access_denied|invalid_scope|invalid_target)\b/;
 
@@ -30,6 +32,8 @@ export function fromGcpError(operation: string, err: unknown): KmsError {
   if (typeof e.code !== 'number' || !(e.code in status)) return classifyFailure(`Cloud KMS ${operation}`, err);
   const code = e.code as grpc.status;
   let errorClass: ErrorClass = classOfGrpcCode(code);
+  // A TLS failure (wrong --tls-ca-file, a proxy's certificate) comes as UNAVAILABLE; retrying will not fix it.
+  if (code === status.UNAVAILABLE && TLS_FAILURE.test(details)) errorClass = 'user-induced';
   if (code === status.INVALID_ARGUMENT && /checksum|crc32c/i.test(details)) errorClass = 'unavailable';
   else if (code === status.INVALID_ARGUMENT && operation === 'Decrypt') errorClass = 'corrupt-ciphertext';
   // grpc-js's own UNAVAILABLE carries the transport's cause in its details ("connect ECONNREFUSED ...").

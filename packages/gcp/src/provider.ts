@@ -118,7 +118,9 @@ export class GcpKmsProvider implements KeyProvider {
       signal,
       version,
     );
-    const plaintext = out.plaintext ? Buffer.from(out.plaintext as Uint8Array) : undefined;
+    // A view of the answer's bytes (no copy), so that a damaged one is zeroed where it lies.
+    const bytes = out.plaintext as Uint8Array | null | undefined;
+    const plaintext = bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : undefined;
     if (!plaintext?.length) throw new KmsError('internal', 'Cloud KMS Decrypt returned no plaintext');
     if (!sameChecksum(out.plaintextCrc32c, crc32c(plaintext))) {
       plaintext.fill(0);

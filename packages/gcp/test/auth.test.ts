@@ -76,6 +76,8 @@ describe('Cloud KMS credentials through google-auth-library', () => {
     const provider = await fx.provider(key, { 'credentials-file': file });
     expect(await roundTrip(provider)).toEqual([email]);
     expect(fx.standIn.tokens.issued['self-signed-jwt']).toBeGreaterThan(jwts);
+    // The library signs its own JWTs for a service account key: the token endpoint is never called.
+    expect(fx.standIn.tokens.issued['jwt-bearer']).toBe(0);
     // The key deleted: its JWTs are refused, as user-induced (not retried).
     fx.standIn.tokens.deleteServiceAccount(email);
     const err = await failure(provider.currentKey({ signal: signal() }));
@@ -123,14 +125,16 @@ describe('Cloud KMS credentials through google-auth-library', () => {
   it('renews expiring tokens without a failed call', async () => {
     const { file: subject } = await subjectTokenFile('system:serviceaccount:kube-system:short-lived');
     const provider = await fx.provider(key, { 'credentials-file': await credentialFile(externalAccount(subject)) });
-    fx.standIn.tokens.lifetimeSeconds = 1;
+    // google-auth-library renews a token within 5 minutes of its expiry, so with lifetimes this
+    // short every call renews: the point is that none of them meets an expired token.
+    fx.standIn.tokens.lifetimeSeconds = 2;
     try {
       const exchanges = fx.standIn.tokens.issued['token-exchange'];
       const refused = fx.standIn.tokens.refused;
-      // Calls over 3 s: every token the stand-in issued in that time expired after 1 s.
+      // Calls over 5 s: every token the stand-in issued in that time expired after 2 s.
       const started = Date.now();
       let calls = 0;
-      while (Date.now() - started < 3_000) {
+      while (Date.now() - started < 5_000) {
         await roundTrip(provider);
         calls++;
         await new Promise((r) => setTimeout(r, 250));
@@ -147,9 +151,11 @@ describe('Cloud KMS credentials through google-auth-library', () => {
           audience: POOL,
           subject_token: (await subjectTokenFile('stale')).token,
           subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+          scope: 'https://www.googleapis.com/auth/cloud-platform',
         }),
       }).then(async (r) => ((await r.json()) as { access_token: string }).access_token);
-      await new Promise((r) => setTimeout(r, 1_100));
+      expect(fx.standIn.tokens.authenticate(`Bearer ${stale}`)).toContain('principal://');
+      await new Promise((r) => setTimeout(r, 2_100));
       expect(() => fx.standIn.tokens.authenticate(`Bearer ${stale}`)).toThrow(/token expired/);
     } finally {
       fx.standIn.tokens.lifetimeSeconds = 3600;
@@ -171,9 +177,23 @@ describe('Cloud KMS credentials through google-auth-library', () => {
     await provider.close?.();
   });
 
+  it('a token endpoint that cannot be reached is unavailable (retried), not a refused credential', async () => {
+    const { file: subject } = await subjectTokenFile('system:serviceaccount:kube-system:sts-down');
+    const down = { ...externalAccount(subject), token_url: 'http://127.0.0.1:1/v1/token' };
+    const provider = await fx.provider(key, { 'credentials-file': await credentialFile(down) });
+    const err = await failure(provider.currentKey({ signal: signal() }));
+    expect([err.errorClass, err.message]).toEqual([
+      'unavailable',
+      expect.stringContaining('Cloud KMS GetCryptoKey: credentials unavailable'),
+    ]);
+    await provider.close?.();
+  });
+
   it('sends --quota-project as x-goog-user-project', async () => {
-    await roundTrip(await fx.provider(key, { 'quota-project': 'billing-project-1' }));
+    const provider = await fx.provider(key, { 'quota-project': 'billing-project-1' });
+    await roundTrip(provider);
     expect(fx.standIn.quotaProjects.has('billing-project-1')).toBe(true);
+    await provider.close?.();
   });
 
   it('refuses a credential file it cannot use at start, naming it, without echoing its content', async () => {
@@ -181,10 +201,15 @@ describe('Cloud KMS credentials through google-auth-library', () => {
     const notJson = join(fx.dir, 'not-json');
     await writeFile(notJson, `{"private_key": "${secret}"`);
     const wrongType = await credentialFile({ type: 'api_key', private_key: secret });
+    const incomplete = await credentialFile({ type: 'service_account', private_key: secret });
     for (const [file, message] of [
       [join(fx.dir, 'missing.json'), `--credentials-file: cannot read ${join(fx.dir, 'missing.json')} (ENOENT)`],
       [notJson, `--credentials-file: ${notJson} is not JSON`],
       [wrongType, expect.stringMatching(/^--credentials-file: .* is not a Google credential file/)],
+      [
+        incomplete,
+        `--credentials-file: ${incomplete} is a service_account file the auth library cannot use (a field is missing or malformed)`,
+      ],
     ] as const) {
       const err = await fx.provider(key, { 'credentials-file': file }).then(
         () => undefined,

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import { KmsError, type ErrorClass, type KeyProvider } from '@k8s-kms/core';
 import { codeOf, leaked, startPlugin, waitFor } from '@k8s-kms/testkit';
+import { CloudKmsStandIn } from './stand-in/index.js';
 import { StandInFixture } from './support/stand-in.js';
 
 let fx: StandInFixture;
@@ -195,7 +198,30 @@ describe('Cloud KMS provider against the stand-in', () => {
     fx.standIn.keys.key(key).users = new Set(['someone-else@stand-in-project.iam.gserviceaccount.com']);
     const err = await failure(provider.currentKey({ signal: signal() }));
     expect(err.errorClass).toBe('user-induced');
-    expect(err.message).toContain("PERMISSION_DENIED: Permission 'cloudkms.cryptoKeyVersions.useToGetCryptoKey' denied");
+    expect(err.message).toContain("PERMISSION_DENIED: Permission 'cloudkms.cryptoKeys.get' denied");
+    await provider.close?.();
+  });
+
+  it('a certificate the CA file does not vouch for is user-induced (not retried): another CA, same endpoint', async () => {
+    const other = await new CloudKmsStandIn().start();
+    const otherCa = join(fx.dir, 'other-ca.pem');
+    await writeFile(otherCa, other.caPem);
+    await other.stop();
+    const key = fx.key('wrong-ca');
+    const provider = await fx.provider(key, { 'tls-ca-file': otherCa });
+    const err = await failure(provider.currentKey({ signal: signal() }));
+    expect([err.errorClass, err.message]).toEqual(['user-induced', expect.stringContaining('Cloud KMS GetCryptoKey: UNAVAILABLE')]);
+    await provider.close?.();
+  });
+
+  it('reaches an endpoint given as an IPv6 literal', async () => {
+    const key = fx.key('ipv6');
+    const provider = await fx.provider(key, { endpoint: `[::1]:${fx.standIn.endpoint.split(':')[1]}` });
+    // The stand-in listens on 127.0.0.1 only: what matters is that the client dialled [::1]
+    // (connection refused: unavailable), not that it failed to parse the target.
+    const err = await failure(provider.currentKey({ signal: signal() }));
+    expect(err.message).not.toContain('Name resolution failed');
+    expect(err.errorClass).toBe('unavailable');
     await provider.close?.();
   });
 
@@ -233,7 +259,7 @@ describe('Cloud KMS provider against the stand-in', () => {
           return id !== first ? id : undefined;
         },
         'a new key_id',
-        1_000,
+        3_000,
       );
       expect(second).not.toBe(first);
       const fresh = await plugin.client.encrypt(seed);

@@ -30,6 +30,15 @@ export type Fault =
   /** Encrypt: verified_plaintext_crc32c false, as when the request's checksum did not arrive. */
   | { readonly kind: 'unverified' };
 
+/** The IAM permission each method needs (Cloud KMS's permission reference). */
+const PERMISSION: Readonly<Record<string, string>> = {
+  GetCryptoKey: 'cloudkms.cryptoKeys.get',
+  GetCryptoKeyVersion: 'cloudkms.cryptoKeyVersions.get',
+  ListCryptoKeyVersions: 'cloudkms.cryptoKeyVersions.list',
+  Encrypt: 'cloudkms.cryptoKeyVersions.useToEncrypt',
+  Decrypt: 'cloudkms.cryptoKeyVersions.useToDecrypt',
+};
+
 const crc = (bytes: Uint8Array): number => crc32c.buf(bytes) >>> 0;
 const int64 = (n: number): { value: string } => ({ value: String(n) });
 const timestamp = (d: Date): { seconds: string; nanos: number } => ({
@@ -203,7 +212,7 @@ export class CloudKmsStandIn {
             if (users && !users.has(principal)) {
               throw new StandInError(
                 grpc.status.PERMISSION_DENIED,
-                `Permission 'cloudkms.cryptoKeyVersions.useTo${method}' denied on resource '${key}' (or it may not exist).`,
+                `Permission '${PERMISSION[method] ?? 'cloudkms.cryptoKeys.update'}' denied on resource '${key}' (or it may not exist).`,
               );
             }
           }

@@ -18,7 +18,11 @@ const KMS_AUDIENCE = 'https://cloudkms.googleapis.com/';
 interface Issued {
   readonly principal: string;
   readonly expiresAt: number;
+  readonly scopes: readonly string[];
 }
+
+/** Whether scopes let a token call Cloud KMS. */
+const kmsScoped = (scopes: readonly string[]): boolean => scopes.includes(CLOUD_PLATFORM) || scopes.includes(CLOUDKMS);
 
 export type TokenKind = 'self-signed-jwt' | 'jwt-bearer' | 'token-exchange' | 'impersonation';
 
@@ -94,12 +98,13 @@ export class TokenService {
     const issued = this.tokens.get(token);
     if (issued) {
       if (issued.expiresAt <= Date.now()) return refuse('token expired');
+      if (!kmsScoped(issued.scopes)) return refuse('token without a Cloud KMS scope');
       return issued.principal;
     }
     if (token.split('.').length === 3) {
       const claims = this.verifyJwt(token, refuse);
       const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
-      if (claims.aud !== KMS_AUDIENCE && !scopes.includes(CLOUD_PLATFORM) && !scopes.includes(CLOUDKMS)) {
+      if (claims.aud !== KMS_AUDIENCE && !kmsScoped(scopes)) {
         return refuse('self-signed JWT for another audience');
       }
       if (!this.seenJwts.has(token)) {
@@ -137,16 +142,24 @@ export class TokenService {
         if (claims.aud !== `${this.baseUrl()}/token`)
           return oauthError(400, 'invalid_grant', 'Invalid JWT: audience is not the token URI.');
         this.issued['jwt-bearer']++;
-        return reply(200, { access_token: this.issue(claims.iss as string), expires_in: this.lifetimeSeconds, token_type: 'Bearer' });
+        const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
+        return reply(200, {
+          access_token: this.issue(claims.iss as string, scopes),
+          expires_in: this.lifetimeSeconds,
+          token_type: 'Bearer',
+        });
       }
       if (grant === 'urn:ietf:params:oauth:grant-type:token-exchange') {
         const trusted = this.subjects.get(form.get('subject_token') ?? '');
         if (!trusted || trusted.audience !== form.get('audience')) {
           return oauthError(400, 'invalid_grant', 'The subject token is not valid for this audience.');
         }
+        // Google's STS takes the cloud-platform scope for a federated token.
+        const scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
+        if (!scopes.includes(CLOUD_PLATFORM)) return oauthError(400, 'invalid_scope', 'The scope must be cloud-platform.');
         this.issued['token-exchange']++;
         return reply(200, {
-          access_token: this.issue(TokenService.federatedPrincipal(trusted.audience, trusted.subject)),
+          access_token: this.issue(TokenService.federatedPrincipal(trusted.audience, trusted.subject), scopes),
           issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
           token_type: 'Bearer',
           expires_in: this.lifetimeSeconds,
@@ -172,15 +185,19 @@ export class TokenService {
           },
         });
       }
+      const scopes = ((JSON.parse(body || '{}') as { scope?: unknown }).scope ?? []) as string[];
       this.issued.impersonation++;
-      return reply(200, { accessToken: this.issue(email), expireTime: new Date(Date.now() + this.lifetimeSeconds * 1000).toISOString() });
+      return reply(200, {
+        accessToken: this.issue(email, Array.isArray(scopes) ? scopes : []),
+        expireTime: new Date(Date.now() + this.lifetimeSeconds * 1000).toISOString(),
+      });
     }
     return false;
   }
 
-  private issue(principal: string): string {
+  private issue(principal: string, scopes: readonly string[]): string {
     const token = `ya29.stand-in.${randomUUID()}`;
-    this.tokens.set(token, { principal, expiresAt: Date.now() + this.lifetimeSeconds * 1000 });
+    this.tokens.set(token, { principal, expiresAt: Date.now() + this.lifetimeSeconds * 1000, scopes });
     return token;
   }
 
