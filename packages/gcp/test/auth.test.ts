@@ -2,15 +2,15 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { KmsError, type KeyProvider } from '@k8s-kms/core';
+import type { KeyProvider } from '@k8s-kms/core';
+import { kmsErrorOf } from '@k8s-kms/testkit';
 import { TokenService } from './stand-in/index.js';
-import { StandInFixture } from './support/stand-in.js';
+import { POOL, StandInFixture } from './support/stand-in.js';
 
 // Each credential file type runs the real google-auth-library flow against the stand-in's
 // token endpoints; the stand-in records which principal every KMS call came from.
 let fx: StandInFixture;
 let key: string;
-let files = 0;
 beforeAll(async () => {
   fx = await StandInFixture.start();
   key = fx.key('auth');
@@ -18,36 +18,6 @@ beforeAll(async () => {
 afterAll(async () => fx.stop());
 
 const signal = (): AbortSignal => new AbortController().signal;
-const POOL = '//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/onprem/providers/k8s';
-
-async function credentialFile(json: unknown): Promise<string> {
-  const file = join(fx.dir, `credentials-${++files}.json`);
-  await writeFile(file, JSON.stringify(json), { mode: 0o600 });
-  return file;
-}
-
-/** A subject token trusted by the pool, in a file (as a kubelet projects a service account token). */
-async function subjectTokenFile(subject: string): Promise<{ file: string; token: string }> {
-  const token = `subject.${randomUUID()}`;
-  fx.standIn.tokens.trustSubjectToken(token, POOL, subject);
-  const file = join(fx.dir, `subject-${++files}`);
-  await writeFile(file, token);
-  return { file, token };
-}
-
-function externalAccount(subjectFile: string, impersonate?: string): Record<string, unknown> {
-  return {
-    type: 'external_account',
-    audience: POOL,
-    subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-    token_url: `${fx.standIn.tokenUrl}/v1/token`,
-    credential_source: { file: subjectFile },
-    ...(impersonate
-      ? { service_account_impersonation_url: `${fx.standIn.tokenUrl}/v1/projects/-/serviceAccounts/${impersonate}:generateAccessToken` }
-      : {}),
-  };
-}
-
 /** Round trip through `provider`; returns the principals the stand-in saw on Encrypt and Decrypt since. */
 async function roundTrip(provider: KeyProvider): Promise<string[]> {
   const before = new Set([...(fx.standIn.principals.Encrypt ?? []), ...(fx.standIn.principals.Decrypt ?? [])]);
@@ -59,19 +29,10 @@ async function roundTrip(provider: KeyProvider): Promise<string[]> {
   return [...new Set([...(fx.standIn.principals.Encrypt ?? []), ...(fx.standIn.principals.Decrypt ?? [])])].filter((p) => !before.has(p));
 }
 
-async function failure(p: Promise<unknown>): Promise<KmsError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!KmsError.is(err)) throw new Error(`expected a KmsError, got ${String(err)}`);
-  return err;
-}
-
 describe('Cloud KMS credentials through google-auth-library', () => {
   it('a service account key file: self-signed JWTs, checked by the stand-in against the account key', async () => {
     const email = 'sa-key@stand-in-project.iam.gserviceaccount.com';
-    const file = await credentialFile(fx.standIn.tokens.serviceAccountKey(email));
+    const file = await fx.credentialFile(fx.standIn.tokens.serviceAccountKey(email));
     const jwts = fx.standIn.tokens.issued['self-signed-jwt'];
     const provider = await fx.provider(key, { 'credentials-file': file });
     expect(await roundTrip(provider)).toEqual([email]);
@@ -80,7 +41,7 @@ describe('Cloud KMS credentials through google-auth-library', () => {
     expect(fx.standIn.tokens.issued['jwt-bearer']).toBe(0);
     // The key deleted: its JWTs are refused, as user-induced (not retried).
     fx.standIn.tokens.deleteServiceAccount(email);
-    const err = await failure(provider.currentKey({ signal: signal() }));
+    const err = await kmsErrorOf(provider.currentKey({ signal: signal() }));
     expect([err.errorClass, err.message]).toEqual([
       'user-induced',
       expect.stringContaining(
@@ -91,9 +52,9 @@ describe('Cloud KMS credentials through google-auth-library', () => {
   });
 
   it('workload identity federation (external_account): a subject token file exchanged at the STS endpoint', async () => {
-    const { file: subject } = await subjectTokenFile('system:serviceaccount:kube-system:kms-plugin');
+    const { file: subject } = await fx.subjectTokenFile('system:serviceaccount:kube-system:kms-plugin');
     const exchanges = fx.standIn.tokens.issued['token-exchange'];
-    const provider = await fx.provider(key, { 'credentials-file': await credentialFile(externalAccount(subject)) });
+    const provider = await fx.provider(key, { 'credentials-file': await fx.credentialFile(fx.externalAccount(subject)) });
     expect(await roundTrip(provider)).toEqual([TokenService.federatedPrincipal(POOL, 'system:serviceaccount:kube-system:kms-plugin')]);
     expect(fx.standIn.tokens.issued['token-exchange']).toBeGreaterThan(exchanges);
     await provider.close?.();
@@ -103,10 +64,10 @@ describe('Cloud KMS credentials through google-auth-library', () => {
     const target = 'kms-user@stand-in-project.iam.gserviceaccount.com';
     fx.standIn.tokens.serviceAccountKey(target);
     const subjectName = 'system:serviceaccount:kube-system:kms-impersonator';
-    const { file: subject } = await subjectTokenFile(subjectName);
-    const provider = await fx.provider(key, { 'credentials-file': await credentialFile(externalAccount(subject, target)) });
+    const { file: subject } = await fx.subjectTokenFile(subjectName);
+    const provider = await fx.provider(key, { 'credentials-file': await fx.credentialFile(fx.externalAccount(subject, target)) });
     // Not allowed yet: the IAM Credentials API refuses, which is the operator's to fix.
-    const refused = await failure(provider.currentKey({ signal: signal() }));
+    const refused = await kmsErrorOf(provider.currentKey({ signal: signal() }));
     expect(refused.errorClass).toBe('user-induced');
     expect(refused.message).toBe(
       'Cloud KMS GetCryptoKey: credentials refused (HTTP 403): no access token from --credentials-file or Application Default Credentials',
@@ -123,8 +84,8 @@ describe('Cloud KMS credentials through google-auth-library', () => {
   // from the file's URL), so it cannot be pointed at the stand-in: untested here.
 
   it('renews expiring tokens without a failed call', async () => {
-    const { file: subject } = await subjectTokenFile('system:serviceaccount:kube-system:short-lived');
-    const provider = await fx.provider(key, { 'credentials-file': await credentialFile(externalAccount(subject)) });
+    const { file: subject } = await fx.subjectTokenFile('system:serviceaccount:kube-system:short-lived');
+    const provider = await fx.provider(key, { 'credentials-file': await fx.credentialFile(fx.externalAccount(subject)) });
     // google-auth-library renews a token within 5 minutes of its expiry, so with lifetimes this
     // short every call renews: the point is that none of them meets an expired token.
     fx.standIn.tokens.lifetimeSeconds = 2;
@@ -149,7 +110,7 @@ describe('Cloud KMS credentials through google-auth-library', () => {
         body: new URLSearchParams({
           grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
           audience: POOL,
-          subject_token: (await subjectTokenFile('stale')).token,
+          subject_token: (await fx.subjectTokenFile('stale')).token,
           subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
           scope: 'https://www.googleapis.com/auth/cloud-platform',
         }),
@@ -167,8 +128,8 @@ describe('Cloud KMS credentials through google-auth-library', () => {
     const file = join(fx.dir, 'untrusted-subject');
     const token = `untrusted.${randomUUID()}`;
     await writeFile(file, token);
-    const provider = await fx.provider(key, { 'credentials-file': await credentialFile(externalAccount(file)) });
-    const err = await failure(provider.currentKey({ signal: signal() }));
+    const provider = await fx.provider(key, { 'credentials-file': await fx.credentialFile(fx.externalAccount(file)) });
+    const err = await kmsErrorOf(provider.currentKey({ signal: signal() }));
     expect([err.errorClass, err.message]).toEqual([
       'user-induced',
       'Cloud KMS GetCryptoKey: credentials refused (invalid_grant): no access token from --credentials-file or Application Default Credentials',
@@ -178,10 +139,10 @@ describe('Cloud KMS credentials through google-auth-library', () => {
   });
 
   it('a token endpoint that cannot be reached is unavailable (retried), not a refused credential', async () => {
-    const { file: subject } = await subjectTokenFile('system:serviceaccount:kube-system:sts-down');
-    const down = { ...externalAccount(subject), token_url: 'http://127.0.0.1:1/v1/token' };
-    const provider = await fx.provider(key, { 'credentials-file': await credentialFile(down) });
-    const err = await failure(provider.currentKey({ signal: signal() }));
+    const { file: subject } = await fx.subjectTokenFile('system:serviceaccount:kube-system:sts-down');
+    const down = { ...fx.externalAccount(subject), token_url: 'http://127.0.0.1:1/v1/token' };
+    const provider = await fx.provider(key, { 'credentials-file': await fx.credentialFile(down) });
+    const err = await kmsErrorOf(provider.currentKey({ signal: signal() }));
     expect([err.errorClass, err.message]).toEqual([
       'unavailable',
       expect.stringContaining('Cloud KMS GetCryptoKey: credentials unavailable'),
@@ -200,8 +161,8 @@ describe('Cloud KMS credentials through google-auth-library', () => {
     const secret = `secret-${randomUUID()}`;
     const notJson = join(fx.dir, 'not-json');
     await writeFile(notJson, `{"private_key": "${secret}"`);
-    const wrongType = await credentialFile({ type: 'api_key', private_key: secret });
-    const incomplete = await credentialFile({ type: 'service_account', private_key: secret });
+    const wrongType = await fx.credentialFile({ type: 'api_key', private_key: secret });
+    const incomplete = await fx.credentialFile({ type: 'service_account', private_key: secret });
     for (const [file, message] of [
       [join(fx.dir, 'missing.json'), `--credentials-file: cannot read ${join(fx.dir, 'missing.json')} (ENOENT)`],
       [notJson, `--credentials-file: ${notJson} is not JSON`],

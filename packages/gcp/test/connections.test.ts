@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,6 @@ import { StandInFixture } from './support/stand-in.js';
 const BIN = fileURLToPath(new URL('../bin/kms-plugin-gcp.js', import.meta.url));
 const RECORDER = fileURLToPath(new URL('./support/record-connections.mjs', import.meta.url));
 const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
-const POOL = '//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/onprem/providers/k8s';
 
 let fx: StandInFixture;
 let key: string;
@@ -86,21 +85,8 @@ describe('kms-plugin-gcp connects to nothing but its configured endpoints', () =
 
   it('with workload identity federation: the KMS endpoint and the STS URL of the credential file, no DNS lookup', async () => {
     const file = join(home, `wif-${randomUUID()}.jsonl`);
-    const token = `subject.${randomUUID()}`;
-    fx.standIn.tokens.trustSubjectToken(token, POOL, 'system:serviceaccount:kube-system:kms-plugin');
-    const subject = join(home, 'subject-token');
-    await writeFile(subject, token);
-    const credentials = join(home, 'wif.json');
-    await writeFile(
-      credentials,
-      JSON.stringify({
-        type: 'external_account',
-        audience: POOL,
-        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-        token_url: `${fx.standIn.tokenUrl}/v1/token`,
-        credential_source: { file: subject },
-      }),
-    );
+    const { file: subject } = await fx.subjectTokenFile('system:serviceaccount:kube-system:kms-plugin');
+    const credentials = await fx.credentialFile(fx.externalAccount(subject));
     const args = fx.args(key);
     args[args.indexOf('--credentials-file') + 1] = credentials;
     await exercise(args, file);

@@ -3,8 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
-import { KmsError, type ErrorClass, type KeyProvider } from '@k8s-kms/core';
-import { codeOf, leaked, startPlugin, waitFor } from '@k8s-kms/testkit';
+import type { ErrorClass, KeyProvider } from '@k8s-kms/core';
+import { codeOf, kmsErrorOf, leaked, startPlugin, waitFor } from '@k8s-kms/testkit';
 import { CloudKmsStandIn } from './stand-in/index.js';
 import { StandInFixture } from './support/stand-in.js';
 
@@ -15,15 +15,6 @@ beforeAll(async () => {
 afterAll(async () => fx.stop());
 
 const signal = (): AbortSignal => new AbortController().signal;
-
-async function failure(p: Promise<unknown>): Promise<KmsError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!KmsError.is(err)) throw new Error(`expected a KmsError, got ${String(err)}`);
-  return err;
-}
 
 /** A wrapped key of `provider` for `plaintext`, under its current key, with `aad`. */
 async function wrapped(provider: KeyProvider, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
@@ -69,17 +60,17 @@ describe('Cloud KMS provider against the stand-in', () => {
     const seed = randomBytes(32);
     const aad = Buffer.from('aad');
     fx.standIn.inject('Encrypt', { kind: 'corrupt' });
-    const bad = await failure(wrapped(provider, seed, aad));
+    const bad = await kmsErrorOf(wrapped(provider, seed, aad));
     expect([bad.errorClass, bad.retryable, bad.message]).toEqual([
       'unavailable',
       true,
       'Cloud KMS Encrypt: the ciphertext does not match its ciphertext_crc32c (damaged in transit)',
     ]);
     fx.standIn.inject('Encrypt', { kind: 'unverified' });
-    expect((await failure(wrapped(provider, seed, aad))).message).toMatch(/did not verify the request checksums/);
+    expect((await kmsErrorOf(wrapped(provider, seed, aad))).message).toMatch(/did not verify the request checksums/);
     const w = await wrapped(provider, seed, aad);
     fx.standIn.inject('Decrypt', { kind: 'corrupt' });
-    const damaged = await failure(provider.unwrap(w, { aad, signal: signal() }));
+    const damaged = await kmsErrorOf(provider.unwrap(w, { aad, signal: signal() }));
     expect([damaged.errorClass, damaged.message]).toEqual([
       'unavailable',
       'Cloud KMS Decrypt: the plaintext does not match its plaintext_crc32c (damaged in transit)',
@@ -152,7 +143,7 @@ describe('Cloud KMS provider against the stand-in', () => {
         : method === 'Decrypt'
           ? provider.unwrap(w!, { aad, signal: signal() })
           : wrapped(provider, seed, aad);
-    const err = await failure(run);
+    const err = await kmsErrorOf(run);
     expect(err.errorClass).toBe(errorClass);
     expect(err.message).toContain(`Cloud KMS ${method}: ${status[code]}`);
     expect(err.message).toContain(message ?? `stand-in fault: ${status[code]}`);
@@ -169,10 +160,10 @@ describe('Cloud KMS provider against the stand-in', () => {
     const aad = Buffer.from('aad');
     const w = Buffer.from(await wrapped(pa, randomBytes(32), aad));
     const relabelled = Buffer.from(w.toString('latin1').replace(a, b), 'latin1');
-    expect((await failure(pb.unwrap(relabelled, { aad, signal: signal() }))).errorClass).toBe('corrupt-ciphertext');
+    expect((await kmsErrorOf(pb.unwrap(relabelled, { aad, signal: signal() }))).errorClass).toBe('corrupt-ciphertext');
     fx.standIn.rotate(a);
     const otherVersion = Buffer.from(w.toString('latin1').replace(`${a}/cryptoKeyVersions/1`, `${a}/cryptoKeyVersions/2`), 'latin1');
-    expect((await failure(pa.unwrap(otherVersion, { aad, signal: signal() }))).errorClass).toBe('corrupt-ciphertext');
+    expect((await kmsErrorOf(pa.unwrap(otherVersion, { aad, signal: signal() }))).errorClass).toBe('corrupt-ciphertext');
     await Promise.all([pa.close?.(), pb.close?.()]);
   });
 
@@ -183,7 +174,7 @@ describe('Cloud KMS provider against the stand-in', () => {
     const aad = Buffer.from('aad');
     const w = await wrapped(pa, randomBytes(32), aad);
     const decrypts = fx.standIn.count('Decrypt');
-    const err = await failure(pb.unwrap(w, { aad, signal: signal() }));
+    const err = await kmsErrorOf(pb.unwrap(w, { aad, signal: signal() }));
     expect([err.errorClass, err.message]).toEqual([
       'user-induced',
       `data was encrypted under ${a}, which is not --key; list it with --decrypt-key to read it`,
@@ -196,7 +187,7 @@ describe('Cloud KMS provider against the stand-in', () => {
     const key = fx.key('iam');
     const provider = await fx.provider(key);
     fx.standIn.keys.key(key).users = new Set(['someone-else@stand-in-project.iam.gserviceaccount.com']);
-    const err = await failure(provider.currentKey({ signal: signal() }));
+    const err = await kmsErrorOf(provider.currentKey({ signal: signal() }));
     expect(err.errorClass).toBe('user-induced');
     expect(err.message).toContain("PERMISSION_DENIED: Permission 'cloudkms.cryptoKeys.get' denied");
     await provider.close?.();
@@ -209,7 +200,7 @@ describe('Cloud KMS provider against the stand-in', () => {
     await other.stop();
     const key = fx.key('wrong-ca');
     const provider = await fx.provider(key, { 'tls-ca-file': otherCa });
-    const err = await failure(provider.currentKey({ signal: signal() }));
+    const err = await kmsErrorOf(provider.currentKey({ signal: signal() }));
     expect([err.errorClass, err.message]).toEqual(['user-induced', expect.stringContaining('Cloud KMS GetCryptoKey: UNAVAILABLE')]);
     await provider.close?.();
   });
@@ -219,7 +210,7 @@ describe('Cloud KMS provider against the stand-in', () => {
     const provider = await fx.provider(key, { endpoint: `[::1]:${fx.standIn.endpoint.split(':')[1]}` });
     // The stand-in listens on 127.0.0.1 only: what matters is that the client dialled [::1]
     // (connection refused: unavailable), not that it failed to parse the target.
-    const err = await failure(provider.currentKey({ signal: signal() }));
+    const err = await kmsErrorOf(provider.currentKey({ signal: signal() }));
     expect(err.message).not.toContain('Name resolution failed');
     expect(err.errorClass).toBe('unavailable');
     await provider.close?.();
@@ -233,7 +224,7 @@ describe('Cloud KMS provider against the stand-in', () => {
     try {
       const ac = new AbortController();
       const started = Date.now();
-      const pending = failure(provider.wrap(randomBytes(32), { key: version, aad: Buffer.from('a'), signal: ac.signal }));
+      const pending = kmsErrorOf(provider.wrap(randomBytes(32), { key: version, aad: Buffer.from('a'), signal: ac.signal }));
       setTimeout(() => ac.abort(), 100);
       const err = await pending;
       expect(Date.now() - started).toBeLessThan(4_000);

@@ -6,6 +6,7 @@ import {
   createPluginClient,
   createLogger,
   createPluginServer,
+  KmsError,
   type KeyProvider,
   type PluginClient,
   type PluginServer,
@@ -67,6 +68,17 @@ export async function codeOf(promise: Promise<unknown>): Promise<number | undefi
   } catch (err) {
     return (err as { code?: number }).code;
   }
+}
+
+/** The KmsError `promise` rejects with (a provider's failure); a resolution or any other error fails the test. */
+export async function kmsErrorOf(promise: Promise<unknown>): Promise<KmsError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!KmsError.is(err))
+    throw new Error(`expected a KmsError, got ${err === undefined ? 'a result' : err instanceof Error ? err.name : typeof err}`);
+  return err;
 }
 
 /**

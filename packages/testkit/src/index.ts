@@ -3,7 +3,7 @@
 export { InstrumentedProvider } from './instrumented-provider.js';
 export type { Operation } from './instrumented-provider.js';
 export { FakeMemoryProvider } from './fake-memory-provider.js';
-export { startPlugin, codeOf, LogCapture, waitFor, leaked } from './harness.js';
+export { startPlugin, codeOf, kmsErrorOf, LogCapture, waitFor, leaked } from './harness.js';
 export type { RunningPlugin } from './harness.js';
 export { startProcess, freePort } from './process.js';
 export type { ProcessSpec, RunningProcess } from './process.js';

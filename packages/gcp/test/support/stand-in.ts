@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,8 @@ import { CloudKmsStandIn } from '../stand-in/index.js';
 
 export const PROJECT_KEY_RING = 'projects/stand-in-project/locations/europe-west1/keyRings/k8s';
 export const PLUGIN_ACCOUNT = 'plugin@stand-in-project.iam.gserviceaccount.com';
+/** The workload identity pool provider the federation tests use. */
+export const POOL = '//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/onprem/providers/k8s';
 
 /**
  * The Cloud KMS stand-in for jest, in-process, with what a plugin needs on disk: the CA of its
@@ -16,6 +19,8 @@ export const PLUGIN_ACCOUNT = 'plugin@stand-in-project.iam.gserviceaccount.com';
  * (an outage that keeps its keys).
  */
 export class StandInFixture {
+  private files = 0;
+
   private constructor(
     readonly standIn: CloudKmsStandIn,
     readonly dir: string,
@@ -43,6 +48,37 @@ export class StandInFixture {
     const name = `${PROJECT_KEY_RING}/cryptoKeys/${id}`;
     this.standIn.createKey(name);
     return name;
+  }
+
+  /** A credential file holding `json`, in the fixture's folder. */
+  async credentialFile(json: unknown): Promise<string> {
+    const file = join(this.dir, `credentials-${++this.files}.json`);
+    await writeFile(file, JSON.stringify(json), { mode: 0o600 });
+    return file;
+  }
+
+  /** A subject token {@link POOL} trusts for `subject`, in a file (as a kubelet projects a service account token). */
+  async subjectTokenFile(subject: string): Promise<{ file: string; token: string }> {
+    const token = `subject.${randomUUID()}`;
+    this.standIn.tokens.trustSubjectToken(token, POOL, subject);
+    const file = join(this.dir, `subject-${++this.files}`);
+    await writeFile(file, token);
+    return { file, token };
+  }
+
+  /** An external_account (workload identity federation) credential reading `subjectFile`, impersonating `impersonate` if given. */
+  externalAccount(subjectFile: string, impersonate?: string): Record<string, unknown> {
+    const base = this.standIn.tokenUrl;
+    return {
+      type: 'external_account',
+      audience: POOL,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+      token_url: `${base}/v1/token`,
+      credential_source: { file: subjectFile },
+      ...(impersonate
+        ? { service_account_impersonation_url: `${base}/v1/projects/-/serviceAccounts/${impersonate}:generateAccessToken` }
+        : {}),
+    };
   }
 
   /** The flags a plugin needs to reach the stand-in (through the proxy unless `direct`). */
