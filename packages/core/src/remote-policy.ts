@@ -164,7 +164,8 @@ export class RemotePolicy {
         } catch (err) {
           const timedOut = deadline.aborted && !attemptSignal.aborted;
           const classified = timedOut ? this.timedOut(err) : this.classify(err, signal);
-          if (isBackendDown(classified)) this.lastDown = classified;
+          // Throttling is reported as the backend's state even when it does not count toward the breaker.
+          if (isBackendDown(classified) || classified.errorClass === 'throttled') this.lastDown = classified;
           this.observer.call(op, classified.errorClass, (performance.now() - started) / 1000);
           throw classified;
         }
@@ -221,8 +222,15 @@ function withRetryAfter(backoff: IBackoff<RetryContext>, context: RetryContext):
 }
 
 /** A failure of the backend itself (not one of the policy's own refusals, which are not retryable). */
+/**
+ * A failure that counts toward the breaker: the backend unavailable, or throttling without a
+ * Retry-After. A throttled answer that says when to come back is a live backend pacing us: the
+ * retry waits as asked, and opening the breaker on it would fail every call of a throttling storm
+ * (an apiserver restart) that the wait would have served.
+ */
 function isBackendDown(err: unknown): boolean {
-  return KmsError.is(err) && err.retryable && (err.errorClass === 'unavailable' || err.errorClass === 'throttled');
+  if (!KmsError.is(err) || !err.retryable) return false;
+  return err.errorClass === 'unavailable' || (err.errorClass === 'throttled' && err.retryAfterMs === undefined);
 }
 
 function breakerStateName(state: CircuitState): 'closed' | 'open' | 'half-open' {

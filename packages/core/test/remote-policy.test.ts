@@ -176,6 +176,19 @@ describe('the remote call policy', () => {
     expect(observer.states).toEqual([]);
   });
 
+  it('opens the breaker on throttling without a Retry-After, not on throttling that says when to come back', async () => {
+    const throttle = (retryAfterMs?: number) => async () =>
+      Promise.reject(new KmsError('throttled', 'slow down', retryAfterMs === undefined ? {} : { retryAfterMs }));
+    const paced = policy({ retries: 0, breakerThreshold: 2 });
+    for (let i = 0; i < 5; i++) await expect(paced.p.execute('wrap', throttle(1))).rejects.toMatchObject({ errorClass: 'throttled' });
+    expect(paced.observer.states).toEqual([]);
+    // Still reported: the backend is throttling.
+    expect(paced.p.health()).toMatchObject({ breaker: 'closed', problem: { errorClass: 'throttled' } });
+    const blind = policy({ retries: 0, breakerThreshold: 2 });
+    for (let i = 0; i < 2; i++) await expect(blind.p.execute('wrap', throttle())).rejects.toMatchObject({ errorClass: 'throttled' });
+    expect(blind.observer.states).toEqual(['open']);
+  });
+
   it('caps concurrent backend calls and refuses beyond the queue', async () => {
     const { p } = policy({ retries: 0, maxConcurrency: 2, maxQueue: 1 });
     let inFlight = 0;
