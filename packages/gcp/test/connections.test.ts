@@ -9,7 +9,7 @@ import { startPluginBinary, waitFor } from '@k8s-kms/testkit';
 import { StandInFixture } from './support/stand-in.js';
 
 const BIN = fileURLToPath(new URL('../bin/kms-plugin-gcp.js', import.meta.url));
-const RECORDER = fileURLToPath(new URL('./support/record-connections.mjs', import.meta.url));
+const RECORDER = fileURLToPath(new URL('../../testkit/support/record-connections.mjs', import.meta.url));
 const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
 
 let fx: StandInFixture;
