@@ -8,6 +8,7 @@ import (
 	"os"
 	"testing"
 
+	"k8s-kms.dev/e2e/internal/azurestandin"
 	"k8s-kms.dev/e2e/internal/gcpstandin"
 	"k8s-kms.dev/e2e/internal/moto"
 	"k8s-kms.dev/e2e/internal/openbao"
@@ -30,6 +31,7 @@ var All = []Backend{
 	{Name: "aws", Plugin: awsOnMoto},
 	{Name: "vault", Plugin: vaultOnOpenBao},
 	{Name: "gcp", Plugin: gcpOnStandIn},
+	{Name: "azure", Plugin: azureOnStandIn},
 }
 
 // awsOnMoto is kms-plugin-aws against moto behind an alias, with dummy credentials from the
@@ -76,6 +78,24 @@ func gcpOnStandIn(t testing.TB, dir string) *pluginproc.Plugin {
 	t.Cleanup(s.Stop)
 	args := []string{"--key", key, "--endpoint", s.Endpoint, "--tls-ca-file", s.CA, "--credentials-file", s.Credentials}
 	return pluginproc.New(dir, "gcp", "gcp", args, nil, func() error { return s.Rotate(key) })
+}
+
+// azureOnStandIn is kms-plugin-azure against the repository's Key Vault stand-in (HTTPS with its
+// own certificate, trusted through NODE_EXTRA_CA_CERTS as an operator would), authenticating with
+// a client secret the stand-in issued; rotation makes a new current key version.
+func azureOnStandIn(t testing.TB, dir string) *pluginproc.Plugin {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil { // the stand-in's CA and secret file go there
+		t.Fatal(err)
+	}
+	const key = "e2e"
+	s, err := azurestandin.Start(dir, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	env := []string{"NODE_EXTRA_CA_CERTS=" + s.CA}
+	return pluginproc.New(dir, "azure", "azure", s.PluginArgs(key), env, func() error { return s.Rotate(key) })
 }
 
 // Run runs fn against every backend, a subtest each, with the plugin's log shown when one fails.

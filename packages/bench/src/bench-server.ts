@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { AwsKmsProvider } from '@k8s-kms/aws';
 import { createLogger, createPluginServer, type KekMode, type KeyProvider } from '@k8s-kms/core';
+import { createAzureKeyVaultProvider, type AzureKeyVaultOptions } from '@k8s-kms/azure';
 import { createGcpKmsProvider } from '@k8s-kms/gcp';
 import { createKeyringIfMissing, LocalKeyProvider } from '@k8s-kms/local';
 import { InstrumentedProvider } from '@k8s-kms/testkit';
@@ -11,9 +12,10 @@ import { InstrumentedProvider } from '@k8s-kms/testkit';
 /**
  * The plugin under benchmark, in a process of its own (so its RSS is its own): the real local
  * provider, the AWS provider against an AWS KMS endpoint (moto), or the Cloud KMS provider
- * against the Cloud KMS stand-in, behind an optional added latency standing in for a remote KMS
+ * against the Cloud KMS stand-in, the Key Vault provider against the Key Vault stand-in, behind an optional added latency standing in for a remote KMS
  * round trip.
- * argv: <socket path> <kek-mode> <latency ms> <refresh ms> [aws <endpoint> <key> | gcp <endpoint> <key> <ca file> <credentials file>].
+ * argv: <socket path> <kek-mode> <latency ms> <refresh ms> [aws <endpoint> <key> | gcp <endpoint> <key> <ca file> <credentials file>
+ *   | azure <options JSON>].
  * Prints "READY <health address>".
  */
 const [socket, mode, latency, refreshMs, backend, endpoint, key, caFile, credentialsFile] = process.argv.slice(2);
@@ -29,6 +31,9 @@ async function realProvider(): Promise<KeyProvider> {
   }
   if (backend === 'gcp' && endpoint && key) {
     return createGcpKmsProvider({ key, endpoint, tlsCaFile: caFile, credentialsFile });
+  }
+  if (backend === 'azure' && endpoint) {
+    return createAzureKeyVaultProvider(JSON.parse(endpoint) as AzureKeyVaultOptions);
   }
   const dir = await mkdtemp(join(tmpdir(), 'k8s-kms-bench-'));
   const keyFile = join(dir, 'keyring.json');

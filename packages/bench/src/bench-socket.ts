@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,10 +15,11 @@ import { Moto } from '../../aws/test/support/moto.js';
  *
  * With `--backend aws` the plugin runs the AWS provider against moto (started here, on loopback);
  * with `--backend gcp` the Cloud KMS provider against the Cloud KMS stand-in (its binary, built
- * with packages/gcp), whose own call counts are printed beside the plugin's.
+ * with packages/gcp), and with `--backend azure` the Key Vault provider against the Key Vault
+ * stand-in (likewise); the stand-ins' own call counts are printed beside the plugin's.
  * It also counts backend calls made while Status is polled, and the background refresh's calls.
  *
- * Usage: node dist/src/bench-socket.js [--backend local|aws|gcp] [--latency-ms 40] [--seconds 2] [--concurrency 1,16,64]
+ * Usage: node dist/src/bench-socket.js [--backend local|aws|gcp|azure] [--latency-ms 40] [--seconds 2] [--concurrency 1,16,64]
  */
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -71,8 +73,60 @@ async function startGcpStandIn(): Promise<() => Promise<void>> {
   return async () => void (await proc.stop());
 }
 
+let standInCa = '';
+
+/** The Key Vault stand-in as a process (packages/azure/dist/test/stand-in/main.js), with one RSA key and a client secret. */
+async function startAzureStandIn(): Promise<() => Promise<void>> {
+  const dir = await mkdtemp(join(tmpdir(), 'k8s-kms-bench-azure-'));
+  const main = fileURLToPath(new URL('../../../../azure/dist/test/stand-in/main.js', import.meta.url));
+  const { proc, ready } = await startProcess({
+    command: process.execPath,
+    args: [main, '--dir', dir, '--key', 'bench'],
+    installedBy: 'scripts/setup.sh (it builds packages/azure and its stand-in)',
+    ready: async (p) => {
+      const line = p.output().split('\n')[0];
+      return line?.startsWith('{')
+        ? (JSON.parse(line) as {
+            vaultUrl: string;
+            authorityHost: string;
+            tenantId: string;
+            clientId: string;
+            clientSecretFile: string;
+            ca: string;
+          })
+        : undefined;
+    },
+  });
+  const options = {
+    vaultUrl: ready.vaultUrl,
+    keyName: 'bench',
+    tenantId: ready.tenantId,
+    clientId: ready.clientId,
+    clientSecretFile: ready.clientSecretFile,
+    authorityHost: ready.authorityHost,
+    tlsCaFile: ready.ca,
+    disableChallengeResourceVerification: true,
+  };
+  backendArgs = ['azure', JSON.stringify(options)];
+  standInAdmin = ready.vaultUrl;
+  standInCa = await readFile(ready.ca, 'utf8');
+  return async () => void (await proc.stop());
+}
+
 /** Calls the stand-in answered, by method (the backend's own count). */
 async function standInCalls(): Promise<Record<string, number>> {
+  if (backend === 'azure') {
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest(`${standInAdmin}/admin/calls`, { ca: standInCa }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString('utf8')));
+        res.on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    return JSON.parse(text) as Record<string, number>;
+  }
   return ((await (await fetch(`${standInAdmin}/admin/calls`)).json()) as { calls: Record<string, number> }).calls;
 }
 
@@ -189,14 +243,21 @@ async function statusCost(): Promise<{ per1000Status: number; refreshPerHour: nu
   }
 }
 
-const stopMoto = backend === 'aws' ? await startMoto() : backend === 'gcp' ? await startGcpStandIn() : async () => undefined;
+const stopMoto =
+  backend === 'aws'
+    ? await startMoto()
+    : backend === 'gcp'
+      ? await startGcpStandIn()
+      : backend === 'azure'
+        ? await startAzureStandIn()
+        : async () => undefined;
 const rows: Cell[] = [];
 let status: Awaited<ReturnType<typeof statusCost>>;
 let standInTotals: Record<string, number> | undefined;
 try {
   for (const mode of ['local', 'direct']) for (const c of concurrencies) rows.push(...(await measure(mode, c)));
   status = await statusCost();
-  if (backend === 'gcp') standInTotals = await standInCalls();
+  if (backend === 'gcp' || backend === 'azure') standInTotals = await standInCalls();
 } finally {
   await stopMoto();
 }
@@ -206,7 +267,9 @@ const backendName =
     ? 'AWS provider on moto 5.2.1 (no added latency)'
     : backend === 'gcp'
       ? `Cloud KMS provider on the Cloud KMS stand-in (+ ${latencyMs} ms added latency)`
-      : `local provider + ${latencyMs} ms added latency`;
+      : backend === 'azure'
+        ? `Key Vault provider on the Key Vault stand-in (+ ${latencyMs} ms added latency)`
+        : `local provider + ${latencyMs} ms added latency`;
 console.log(
   `k8s-kms socket benchmark: ${backendName}, ${seconds} s per cell, node ${process.version}, ${process.platform}/${process.arch}`,
 );
@@ -230,4 +293,6 @@ console.log(
     'per hour at the default 60 s interval, whatever the Status rate (kube-apiserver polls Status about once a minute).',
 );
 if (standInTotals)
-  console.log(`Calls the Cloud KMS stand-in answered over the whole run (its own count): ${JSON.stringify(standInTotals)}`);
+  console.log(
+    `Calls the ${backend === 'azure' ? 'Key Vault' : 'Cloud KMS'} stand-in answered over the whole run (its own count): ${JSON.stringify(standInTotals)}`,
+  );
