@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:cry
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { KeyProvider } from '@k8s-kms/core';
-import { kmsErrorOf, leaked, startPluginBinary, waitFor } from '@k8s-kms/testkit';
+import { kmsErrorOf, leaked, startPluginBinary, waitHealthy } from '@k8s-kms/testkit';
 import selfsigned from 'selfsigned';
 import { StandInFixture } from './support/stand-in.js';
 
@@ -151,7 +151,7 @@ describe('managed identity (IMDS) through the binary', () => {
       env: fx.env({ AZURE_POD_IDENTITY_AUTHORITY_HOST: fx.standIn.imdsUrl }),
     });
     try {
-      await waitFor(async () => ((await plugin.client.status()).healthz === 'ok' ? true : undefined), 'healthy');
+      await waitHealthy(plugin.client);
       const seed = randomBytes(32);
       expect(await plugin.client.decrypt(await plugin.client.encrypt(seed))).toEqual(seed);
       expect(fx.standIn.tokens.granted.managed_identity - before).toBe(1);
@@ -177,7 +177,7 @@ describe('managed identity (IMDS) through the binary', () => {
       env: fx.env({ AZURE_POD_IDENTITY_AUTHORITY_HOST: fx.standIn.imdsUrl }),
     });
     try {
-      await waitFor(async () => ((await plugin.client.status()).healthz === 'ok' ? true : undefined), 'healthy');
+      await waitHealthy(plugin.client);
       expect(fx.standIn.principals).toContain(identity);
       expect(plugin.output()).toContain(`managed identity (user-assigned ${identity}, from --azure-json`);
     } finally {
@@ -202,7 +202,7 @@ describe('managed identity (IMDS) through the binary', () => {
       }),
     });
     try {
-      await waitFor(async () => ((await plugin.client.status()).healthz === 'ok' ? true : undefined), 'healthy');
+      await waitHealthy(plugin.client);
       expect(fx.standIn.principals).toContain(clientId);
       expect(plugin.output()).toContain(`workload identity (client ${clientId}, token file ${file})`);
     } finally {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import type { ErrorClass, KeyProvider } from '@k8s-kms/core';
-import { codeOf, kmsErrorOf, leaked, startPlugin, waitFor } from '@k8s-kms/testkit';
+import { codeOf, kmsErrorOf, leaked, startPlugin, waitFor, waitHealthy } from '@k8s-kms/testkit';
 import { parseAzureConfig } from '../src/config.js';
 import { azureKeyVaultProviderFrom } from '../src/create.js';
 import { StandInFixture } from './support/stand-in.js';
@@ -178,7 +178,7 @@ describe('Key Vault provider against the stand-in', () => {
     const key = fx.key('storm');
     const plugin = await startPlugin(await fx.provider(key), { kekMode: 'direct' });
     try {
-      await waitFor(async () => ((await plugin.client.status()).healthz === 'ok' ? true : undefined), 'healthy');
+      await waitHealthy(plugin.client);
       const n = 20;
       fx.standIn.inject('wrapKey', { kind: 'status', status: 429, retryAfter: '1' }, n);
       const wraps = fx.standIn.calls.wrapKey;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { leaked, runBinary, startPluginBinary, waitFor } from '@k8s-kms/testkit';
+import { leaked, runBinary, startPluginBinary, waitFor, waitHealthy } from '@k8s-kms/testkit';
 import { describeBinary } from '@k8s-kms/testkit/binary';
 import { AZURE_OPTIONS } from '../src/config.js';
 import { StandInFixture } from './support/stand-in.js';
@@ -73,7 +73,7 @@ describe('kms-plugin-azure against the Key Vault stand-in', () => {
     });
     const seed = randomBytes(32);
     try {
-      await waitFor(async () => ((await plugin.client.status()).healthz === 'ok' ? true : undefined), 'healthy');
+      await waitHealthy(plugin.client);
       expect(await plugin.client.decrypt(await plugin.client.encrypt(seed))).toEqual(seed);
       expect(plugin.output()).toContain('client secret (client');
     } finally {

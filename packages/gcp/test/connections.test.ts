@@ -1,15 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startPluginBinary, waitFor } from '@k8s-kms/testkit';
+import { CONNECTION_RECORDER, exerciseUnderRecorder, recordedConnections } from '@k8s-kms/testkit';
 import { StandInFixture } from './support/stand-in.js';
 
 const BIN = fileURLToPath(new URL('../bin/kms-plugin-gcp.js', import.meta.url));
-const RECORDER = fileURLToPath(new URL('../../testkit/support/record-connections.mjs', import.meta.url));
 const PACKAGE = fileURLToPath(new URL('..', import.meta.url));
 
 let fx: StandInFixture;
@@ -32,55 +31,26 @@ function bareEnv(file: string): Record<string, string | undefined> {
   return env;
 }
 
-async function recorded(file: string): Promise<{ connects: Set<string>; lookups: Set<string> }> {
-  const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-  const entries = lines.map((l) => JSON.parse(l) as { connect?: string; lookup?: string });
-  return {
-    connects: new Set(entries.flatMap((e) => (e.connect ? [e.connect] : []))),
-    lookups: new Set(entries.flatMap((e) => (e.lookup ? [e.lookup] : []))),
-  };
-}
-
-/** The plugin under the recorder: round trips in both KEK modes' worth of calls, and several refreshes. */
-async function exercise(args: string[], file: string): Promise<void> {
-  const plugin = await startPluginBinary(BIN, {
-    args: [...args, '--refresh-interval', '300ms', '--kek-mode', 'direct'],
-    env: bareEnv(file),
-    command: (argv) => [process.execPath, ['--import', RECORDER, ...argv]],
-  });
-  try {
-    await waitFor(async () => ((await plugin.client.status()).healthz === 'ok' ? true : undefined), 'healthy');
-    for (let i = 0; i < 3; i++) {
-      const seed = randomBytes(32);
-      expect(await plugin.client.decrypt(await plugin.client.encrypt(seed))).toEqual(seed);
-    }
-    await new Promise((r) => setTimeout(r, 1_000));
-  } finally {
-    expect(await plugin.stop()).toBe(0);
-  }
-}
-
 describe('kms-plugin-gcp connects to nothing but its configured endpoints', () => {
   it('the recorder catches what the default client reaches for (a metadata-server probe), so the checks below can fail', async () => {
     const file = join(home, `control-${randomUUID()}.jsonl`);
     const script = "import { GoogleAuth } from 'google-auth-library'; await new GoogleAuth().getClient().catch(() => undefined);";
-    const r = spawnSync(process.execPath, ['--import', RECORDER, '--input-type=module', '-e', script], {
+    const r = spawnSync(process.execPath, ['--import', CONNECTION_RECORDER, '--input-type=module', '-e', script], {
       cwd: PACKAGE,
       env: Object.fromEntries(Object.entries({ ...process.env, ...bareEnv(file) }).filter(([, v]) => v !== undefined)),
       encoding: 'utf8',
       timeout: 30_000,
     });
     expect(r.status).toBe(0);
-    const { connects, lookups } = await recorded(file);
-    expect([...connects].some((c) => c.startsWith('169.254.169.254:')) || lookups.has('metadata.google.internal.')).toBe(true);
+    const { connects, lookups } = await recordedConnections(file);
+    expect(connects.some((c) => c.startsWith('169.254.169.254:')) || lookups.includes('metadata.google.internal.')).toBe(true);
   });
 
   it('with a service account key: only the KMS endpoint, no DNS lookup', async () => {
     const file = join(home, `sa-${randomUUID()}.jsonl`);
-    await exercise(fx.args(key), file);
-    const { connects, lookups } = await recorded(file);
-    expect([...connects]).toEqual([`127.0.0.1:${fx.proxy.port}`]);
-    expect([...lookups]).toEqual([]);
+    const { connects, lookups } = await exerciseUnderRecorder(BIN, { args: fx.args(key), env: bareEnv(file), file });
+    expect(connects).toEqual([`127.0.0.1:${fx.proxy.port}`]);
+    expect(lookups).toEqual([]);
   });
 
   it('with workload identity federation: the KMS endpoint and the STS URL of the credential file, no DNS lookup', async () => {
@@ -89,9 +59,8 @@ describe('kms-plugin-gcp connects to nothing but its configured endpoints', () =
     const credentials = await fx.credentialFile(fx.externalAccount(subject));
     const args = fx.args(key);
     args[args.indexOf('--credentials-file') + 1] = credentials;
-    await exercise(args, file);
-    const { connects, lookups } = await recorded(file);
-    expect([...connects].sort()).toEqual([`127.0.0.1:${fx.proxy.port}`, new URL(fx.standIn.tokenUrl).host].sort());
-    expect([...lookups]).toEqual([]);
+    const { connects, lookups } = await exerciseUnderRecorder(BIN, { args, env: bareEnv(file), file });
+    expect(connects).toEqual([`127.0.0.1:${fx.proxy.port}`, new URL(fx.standIn.tokenUrl).host].sort());
+    expect(lookups).toEqual([]);
   });
 });

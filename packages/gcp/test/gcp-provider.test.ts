@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import type { ErrorClass, KeyProvider } from '@k8s-kms/core';
-import { codeOf, kmsErrorOf, leaked, startPlugin, waitFor } from '@k8s-kms/testkit';
+import { codeOf, kmsErrorOf, leaked, startPlugin, waitFor, waitHealthy } from '@k8s-kms/testkit';
 import { CloudKmsStandIn } from './stand-in/index.js';
 import { StandInFixture } from './support/stand-in.js';
 
@@ -84,7 +84,7 @@ describe('Cloud KMS provider against the stand-in', () => {
     const provider = await fx.provider(key);
     const plugin = await startPlugin(provider, { kekMode: 'direct', remote: { retries: 2, retryBaseMs: 10, retryMaxMs: 20 } });
     try {
-      await waitFor(async () => ((await plugin.client.status()).healthz === 'ok' ? true : undefined), 'healthy');
+      await waitHealthy(plugin.client);
       const seed = randomBytes(32);
       const encrypts = fx.standIn.count('Encrypt');
       fx.standIn.inject('Encrypt', { kind: 'corrupt' });

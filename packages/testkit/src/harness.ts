@@ -95,6 +95,11 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, what: stri
   }
 }
 
+/** Wait until the plugin behind `client` answers Status healthy (its key read, its backend reachable). */
+export async function waitHealthy(client: Pick<PluginClient, 'status'>, ms = 10_000): Promise<void> {
+  await waitFor(async () => ((await client.status()).healthz === 'ok' ? true : undefined), 'healthy', ms);
+}
+
 /**
  * Which of `secrets` appear in `text` (as given, or as hex or base64 of the bytes): their positions
  * as "secret #n", never the secrets themselves, so that a failing check does not print what it

@@ -3,7 +3,7 @@
 export { InstrumentedProvider } from './instrumented-provider.js';
 export type { Operation } from './instrumented-provider.js';
 export { FakeMemoryProvider } from './fake-memory-provider.js';
-export { startPlugin, codeOf, kmsErrorOf, LogCapture, waitFor, leaked } from './harness.js';
+export { startPlugin, codeOf, kmsErrorOf, LogCapture, waitFor, waitHealthy, leaked } from './harness.js';
 export type { RunningPlugin } from './harness.js';
 export { startProcess, freePort } from './process.js';
 export type { ProcessSpec, RunningProcess } from './process.js';
@@ -12,3 +12,6 @@ export type { RunningPluginBinary, PluginBinaryOptions } from './plugin-binary.j
 export { RawGrpcClient } from './raw-grpc.js';
 export type { RawRequest, RawAnswer } from './raw-grpc.js';
 export { TcpProxy } from './tcp-proxy.js';
+export { CONNECTION_RECORDER, recordedConnections, exerciseUnderRecorder } from './connections.js';
+export type { RecordedConnections } from './connections.js';
+export { loopbackCertificate } from './loopback-certificate.js';

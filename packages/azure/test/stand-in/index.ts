@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import selfsigned from 'selfsigned';
+import { loopbackCertificate } from '@k8s-kms/testkit';
 import { KeyStore, KeyVaultError, type KeyType, type Version } from './keys.js';
 import { TokenError, TokenService } from './tokens.js';
 
@@ -88,22 +88,9 @@ export class KeyVaultStandIn {
   }
 
   async start(opts: { port?: number; imdsPort?: number } = {}): Promise<this> {
-    const pems = await selfsigned.generate([{ name: 'commonName', value: 'key vault stand-in' }], {
-      keyType: 'ec',
-      curve: 'P-256',
-      notAfterDate: new Date(Date.now() + 7 * 24 * 3600 * 1000),
-      extensions: [
-        {
-          name: 'subjectAltName',
-          altNames: [
-            { type: 7, ip: '127.0.0.1' },
-            { type: 2, value: 'localhost' },
-          ],
-        },
-      ],
-    });
+    const pems = await loopbackCertificate('key vault stand-in');
     this.caPem = pems.cert;
-    this.server = createHttpsServer({ cert: pems.cert, key: pems.private }, (req, res) => void this.handle(req, res));
+    this.server = createHttpsServer(pems, (req, res) => void this.handle(req, res));
     this.imdsServer = createHttpServer((req, res) => void this.handleImds(req, res));
     this.port = await listen(this.server, opts.port ?? 0);
     this.imdsPort = await listen(this.imdsServer, opts.imdsPort ?? 0);

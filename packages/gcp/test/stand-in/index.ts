@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import crc32c from 'crc-32/crc32c.js';
-import selfsigned from 'selfsigned';
+import { loopbackCertificate } from '@k8s-kms/testkit';
 import { KeyStore, StandInError, type CryptoKey, type Version } from './keys.js';
 import { TokenService } from './tokens.js';
 
@@ -90,20 +90,7 @@ export class CloudKmsStandIn {
   }
 
   async start(opts: { grpcPort?: number; httpPort?: number } = {}): Promise<this> {
-    const pems = await selfsigned.generate([{ name: 'commonName', value: 'cloudkms stand-in' }], {
-      keyType: 'ec',
-      curve: 'P-256',
-      notAfterDate: new Date(Date.now() + 7 * 24 * 3600 * 1000),
-      extensions: [
-        {
-          name: 'subjectAltName',
-          altNames: [
-            { type: 7, ip: '127.0.0.1' },
-            { type: 2, value: 'localhost' },
-          ],
-        },
-      ],
-    });
+    const pems = await loopbackCertificate('cloudkms stand-in');
     this.caPem = pems.cert;
     const definition = loadSync('google/cloud/kms/v1/service.proto', {
       includeDirs: protoRoots(),
@@ -121,7 +108,7 @@ export class CloudKmsStandIn {
     this.grpcPort = await new Promise<number>((resolve, reject) =>
       server.bindAsync(
         `127.0.0.1:${opts.grpcPort ?? 0}`,
-        grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(pems.cert), private_key: Buffer.from(pems.private) }]),
+        grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(pems.cert), private_key: Buffer.from(pems.key) }]),
         (err, port) => (err ? reject(err) : resolve(port)),
       ),
     );
