@@ -77,58 +77,52 @@ export async function createAzureCredential(
     ...(tls ? { tlsOptions: tls } : {}),
   };
   const method = resolveMethod(config, json, env);
-  const tenantId = config['tenant-id'] ?? json?.tenantId ?? env.AZURE_TENANT_ID;
-  const clientId = config['client-id'] ?? env.AZURE_CLIENT_ID;
-  const need = (value: string | undefined, what: string): string => {
-    if (!value) throw new ConfigError(`--auth ${method}: needs ${what}`);
-    return value;
-  };
+  const settings = method === 'azure-json' ? await fromAzureJson(config, json!) : await fromFlags(config, method, env);
+  return { ...build(settings, common), authorityHost };
+}
+
+/** One credential's settings, from the flags (and environment) or from azure.json; files already read. */
+interface Settings {
+  readonly method: Exclude<AuthMethod, 'auto' | 'azure-json'>;
+  readonly tenantId?: string | undefined;
+  readonly clientId?: string | undefined;
+  readonly secret?: string;
+  readonly certificatePem?: string;
+  readonly tokenFile?: string;
+  /** Where they came from, for the start-up line: "from --client-secret-file", "from --azure-json /etc/…". */
+  readonly from?: string;
+}
+
+/** The @azure/identity credential of `settings`, and how it authenticates (never a secret). */
+function build(settings: Settings, common: CommonOptions): { credential: TokenCredential; auth: string } {
+  const { method, tenantId, clientId, from } = settings;
+  const suffix = from ? `, ${from}` : '';
   switch (method) {
-    case 'managed-identity': {
-      const id = clientId ?? json?.userAssignedIdentityID;
+    case 'managed-identity':
       return {
-        credential: new ManagedIdentityCredential({ ...(id ? { clientId: id } : {}), retryOptions: { maxRetries: 0 } }),
-        auth: id ? `managed identity (user-assigned ${id})` : 'managed identity (system-assigned)',
-        authorityHost,
+        credential: new ManagedIdentityCredential({ ...(clientId ? { clientId } : {}), retryOptions: { maxRetries: 0 } }),
+        auth: `managed identity (${clientId ? `user-assigned ${clientId}` : 'system-assigned'}${suffix})`,
       };
-    }
-    case 'workload-identity': {
-      const tokenFilePath = need(config['federated-token-file'] ?? env.AZURE_FEDERATED_TOKEN_FILE, '--federated-token-file');
-      const credential = new WorkloadIdentityCredential({
-        ...common,
-        tenantId: need(tenantId, '--tenant-id'),
-        clientId: need(clientId, '--client-id'),
-        tokenFilePath,
-      });
-      return { credential, auth: `workload identity (client ${clientId}, token file ${tokenFilePath})`, authorityHost };
-    }
-    case 'client-secret': {
-      const file = need(config['client-secret-file'], '--client-secret-file');
-      const secret = await readSecretFile(file, '--client-secret-file');
+    case 'workload-identity':
       return {
-        credential: new ClientSecretCredential(need(tenantId, '--tenant-id'), need(clientId, '--client-id'), secret, common),
-        auth: `client secret (client ${clientId}, from --client-secret-file)`,
-        authorityHost,
+        credential: new WorkloadIdentityCredential({
+          ...common,
+          tenantId: tenantId!,
+          clientId: clientId!,
+          tokenFilePath: settings.tokenFile!,
+        }),
+        auth: `workload identity (client ${clientId}, token file ${settings.tokenFile}${suffix})`,
       };
-    }
-    case 'client-certificate': {
-      const file = need(config['client-certificate-file'], '--client-certificate-file');
-      const pem = await readSecretFile(file, '--client-certificate-file');
-      if (!pem.includes('-----BEGIN CERTIFICATE-----') || !/-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.test(pem)) {
-        throw new ConfigError(`--client-certificate-file: ${file} must hold a PEM certificate and its private key`);
-      }
-      const credential = new ClientCertificateCredential(
-        need(tenantId, '--tenant-id'),
-        need(clientId, '--client-id'),
-        { certificate: pem },
-        common,
-      );
-      return { credential, auth: `client certificate (client ${clientId}, from --client-certificate-file)`, authorityHost };
-    }
-    case 'azure-json':
-      return fromAzureJson(config['azure-json']!, json!, { ...common, tenantId: config['tenant-id'] ?? json!.tenantId });
-    default:
-      throw new ConfigError(`--auth: unknown method ${String(method)}`);
+    case 'client-secret':
+      return {
+        credential: new ClientSecretCredential(tenantId!, clientId!, settings.secret!, common),
+        auth: `client secret (client ${clientId}${suffix})`,
+      };
+    case 'client-certificate':
+      return {
+        credential: new ClientCertificateCredential(tenantId!, clientId!, { certificate: settings.certificatePem! }, common),
+        auth: `client certificate (client ${clientId}${suffix})`,
+      };
   }
 }
 
@@ -145,62 +139,87 @@ function resolveMethod(config: AzureConfig, json: AzureJson | undefined, env: En
   return 'managed-identity';
 }
 
-/** The cloud provider's own choice, in its order: managed identity, workload identity, secret, certificate. */
-async function fromAzureJson(
-  path: string,
-  json: AzureJson,
-  common: CommonOptions & { readonly tenantId: string | undefined },
-): Promise<AzureCredential> {
-  const { tenantId, ...options } = common;
-  const from = `from --azure-json ${path}`;
-  if (json.useManagedIdentityExtension) {
-    const id = json.userAssignedIdentityID || undefined;
-    return {
-      credential: new ManagedIdentityCredential({ ...(id ? { clientId: id } : {}), retryOptions: { maxRetries: 0 } }),
-      auth: `managed identity (${id ? `user-assigned ${id}` : 'system-assigned'}, ${from})`,
-      authorityHost: options.authorityHost,
-    };
+/** The settings the flags give (the environment's AZURE_* variables filling in), each needed one checked. */
+async function fromFlags(config: AzureConfig, method: Settings['method'], env: Env): Promise<Settings> {
+  const need = (value: string | undefined, what: string): string => {
+    if (!value) throw new ConfigError(`--auth ${method}: needs ${what}`);
+    return value;
+  };
+  const clientId = config['client-id'] ?? env.AZURE_CLIENT_ID;
+  if (method === 'managed-identity') return { method, clientId };
+  const ids = { tenantId: config['tenant-id'] ?? env.AZURE_TENANT_ID, clientId };
+  switch (method) {
+    case 'workload-identity': {
+      const tokenFile = need(config['federated-token-file'] ?? env.AZURE_FEDERATED_TOKEN_FILE, '--federated-token-file');
+      return { method, tenantId: need(ids.tenantId, '--tenant-id'), clientId: need(clientId, '--client-id'), tokenFile };
+    }
+    case 'client-secret': {
+      const file = need(config['client-secret-file'], '--client-secret-file');
+      const secret = await readSecretFile(file, '--client-secret-file');
+      return {
+        method,
+        tenantId: need(ids.tenantId, '--tenant-id'),
+        clientId: need(clientId, '--client-id'),
+        secret,
+        from: 'from --client-secret-file',
+      };
+    }
+    case 'client-certificate': {
+      const file = need(config['client-certificate-file'], '--client-certificate-file');
+      const certificatePem = await readCertificate(file, '--client-certificate-file');
+      return {
+        method,
+        tenantId: need(ids.tenantId, '--tenant-id'),
+        clientId: need(clientId, '--client-id'),
+        certificatePem,
+        from: 'from --client-certificate-file',
+      };
+    }
   }
+}
+
+/** The settings azure.json gives, in the cloud provider's order: managed identity, workload identity, secret, certificate. */
+async function fromAzureJson(config: AzureConfig, json: AzureJson): Promise<Settings> {
+  const path = config['azure-json']!;
+  const from = `from --azure-json ${path}`;
+  const tenantId = config['tenant-id'] ?? json.tenantId;
+  if (json.useManagedIdentityExtension) return { method: 'managed-identity', clientId: json.userAssignedIdentityID || undefined, from };
   const fields = (names: readonly (keyof AzureJson)[]): void => {
     const missing = names.filter((n) => !json[n] && !(n === 'tenantId' && tenantId));
     if (missing.length) throw new ConfigError(`--azure-json: ${path} has no ${missing.join(', ')}`);
   };
+  const ids = { tenantId, clientId: json.aadClientId, from };
   if (json.useFederatedWorkloadIdentityExtension) {
     fields(['tenantId', 'aadClientId', 'aadFederatedTokenFile']);
-    return {
-      credential: new WorkloadIdentityCredential({
-        ...options,
-        tenantId: tenantId!,
-        clientId: json.aadClientId!,
-        tokenFilePath: json.aadFederatedTokenFile!,
-      }),
-      auth: `workload identity (client ${json.aadClientId}, ${from})`,
-      authorityHost: options.authorityHost,
-    };
+    return { method: 'workload-identity', ...ids, tokenFile: json.aadFederatedTokenFile! };
   }
   if (json.aadClientSecret) {
     fields(['tenantId', 'aadClientId']);
-    return {
-      credential: new ClientSecretCredential(tenantId!, json.aadClientId!, json.aadClientSecret, options),
-      auth: `client secret (client ${json.aadClientId}, ${from})`,
-      authorityHost: options.authorityHost,
-    };
+    return { method: 'client-secret', ...ids, secret: json.aadClientSecret };
   }
   if (json.aadClientCertPath) {
     fields(['tenantId', 'aadClientId']);
     if (json.aadClientCertPassword) {
       throw new ConfigError(`--azure-json: ${path} names a password-protected certificate, which is not supported (use a PEM file)`);
     }
-    const pem = await readSecretFile(json.aadClientCertPath, `--azure-json aadClientCertPath`);
     return {
-      credential: new ClientCertificateCredential(tenantId!, json.aadClientId!, { certificate: pem }, options),
-      auth: `client certificate (client ${json.aadClientId}, ${from})`,
-      authorityHost: options.authorityHost,
+      method: 'client-certificate',
+      ...ids,
+      certificatePem: await readCertificate(json.aadClientCertPath, '--azure-json aadClientCertPath'),
     };
   }
   throw new ConfigError(
     `--azure-json: ${path} names no credential (useManagedIdentityExtension, useFederatedWorkloadIdentityExtension, aadClientSecret or aadClientCertPath)`,
   );
+}
+
+/** A PEM file holding a certificate and its unencrypted private key. */
+async function readCertificate(path: string, source: string): Promise<string> {
+  const pem = await readSecretFile(path, source);
+  if (!pem.includes('-----BEGIN CERTIFICATE-----') || !/-----BEGIN (RSA |EC )?PRIVATE KEY-----/.test(pem)) {
+    throw new ConfigError(`${source}: ${path} must hold a PEM certificate and its unencrypted private key`);
+  }
+  return pem;
 }
 
 async function readAzureJson(path: string): Promise<AzureJson> {
