@@ -11,11 +11,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
-	"strings"
 
-	"k8s-kms.dev/e2e/internal/pluginproc"
 	"k8s-kms.dev/e2e/internal/proc"
+	"k8s-kms.dev/e2e/internal/standin"
 )
 
 // Server is a running stand-in: its vault URL (also the authority host of its token endpoint),
@@ -32,25 +30,13 @@ type Server struct {
 
 // Start runs the stand-in (a vault, RSA keys) with the keys named in keys, writing its files to dir.
 func Start(dir string, keys ...string) (*Server, error) {
-	args := []string{filepath.Join(pluginproc.RepoRoot(), "packages", "azure", "dist", "test", "stand-in", "main.js"), "--dir", dir}
+	args := []string{"--dir", dir}
 	for _, k := range keys {
 		args = append(args, "--key", k)
 	}
 	s := &Server{}
 	var err error
-	s.p, err = proc.Start(proc.Spec{
-		Command:     "node",
-		Args:        args,
-		InstalledBy: "scripts/setup.sh (it builds packages/azure and its stand-in)",
-		Ready: func(p *proc.Process) error {
-			line, _, found := strings.Cut(p.Output(), "\n")
-			if !found {
-				return fmt.Errorf("no ready line yet")
-			}
-			return json.Unmarshal([]byte(line), s)
-		},
-	})
-	if err != nil {
+	if s.p, err = standin.Start("azure", args, s); err != nil {
 		return nil, err
 	}
 	return s, nil

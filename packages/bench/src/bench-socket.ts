@@ -52,51 +52,46 @@ async function startMoto(): Promise<() => Promise<void>> {
 
 let standInAdmin = '';
 
-/** The Cloud KMS stand-in as a process (packages/gcp/dist/test/stand-in/main.js), with one key. */
-async function startGcpStandIn(): Promise<() => Promise<void>> {
-  const dir = await mkdtemp(join(tmpdir(), 'k8s-kms-bench-gcp-'));
-  const key = 'projects/bench-project/locations/europe-west1/keyRings/bench/cryptoKeys/bench';
-  const main = fileURLToPath(new URL('../../../../gcp/dist/test/stand-in/main.js', import.meta.url));
+/** A stand-in as a process (packages/<pkg>/dist/test/stand-in/main.js) writing its files to a temp dir; its JSON ready line. */
+async function startStandIn<T>(pkg: string, args: readonly string[]): Promise<{ stop: () => Promise<void>; ready: T }> {
+  const dir = await mkdtemp(join(tmpdir(), `k8s-kms-bench-${pkg}-`));
+  const main = fileURLToPath(new URL(`../../../../${pkg}/dist/test/stand-in/main.js`, import.meta.url));
   const { proc, ready } = await startProcess({
     command: process.execPath,
-    args: [main, '--dir', dir, '--key', key],
-    installedBy: 'scripts/setup.sh (it builds packages/gcp and its stand-in)',
+    args: [main, '--dir', dir, ...args],
+    installedBy: `scripts/setup.sh (it builds packages/${pkg} and its stand-in)`,
     ready: async (p) => {
       const line = p.output().split('\n')[0];
-      return line?.startsWith('{')
-        ? (JSON.parse(line) as { endpoint: string; tokenUrl: string; ca: string; credentials: string })
-        : undefined;
+      return line?.startsWith('{') ? (JSON.parse(line) as T) : undefined;
     },
   });
+  return { stop: async () => void (await proc.stop()), ready };
+}
+
+/** The Cloud KMS stand-in, with one key. */
+async function startGcpStandIn(): Promise<() => Promise<void>> {
+  const key = 'projects/bench-project/locations/europe-west1/keyRings/bench/cryptoKeys/bench';
+  const { stop, ready } = await startStandIn<{ endpoint: string; tokenUrl: string; ca: string; credentials: string }>('gcp', [
+    '--key',
+    key,
+  ]);
   backendArgs = ['gcp', ready.endpoint, key, ready.ca, ready.credentials];
   standInAdmin = ready.tokenUrl;
-  return async () => void (await proc.stop());
+  return stop;
 }
 
 let standInCa = '';
 
-/** The Key Vault stand-in as a process (packages/azure/dist/test/stand-in/main.js), with one RSA key and a client secret. */
+/** The Key Vault stand-in, with one RSA key and a client secret. */
 async function startAzureStandIn(): Promise<() => Promise<void>> {
-  const dir = await mkdtemp(join(tmpdir(), 'k8s-kms-bench-azure-'));
-  const main = fileURLToPath(new URL('../../../../azure/dist/test/stand-in/main.js', import.meta.url));
-  const { proc, ready } = await startProcess({
-    command: process.execPath,
-    args: [main, '--dir', dir, '--key', 'bench'],
-    installedBy: 'scripts/setup.sh (it builds packages/azure and its stand-in)',
-    ready: async (p) => {
-      const line = p.output().split('\n')[0];
-      return line?.startsWith('{')
-        ? (JSON.parse(line) as {
-            vaultUrl: string;
-            authorityHost: string;
-            tenantId: string;
-            clientId: string;
-            clientSecretFile: string;
-            ca: string;
-          })
-        : undefined;
-    },
-  });
+  const { stop, ready } = await startStandIn<{
+    vaultUrl: string;
+    authorityHost: string;
+    tenantId: string;
+    clientId: string;
+    clientSecretFile: string;
+    ca: string;
+  }>('azure', ['--key', 'bench']);
   const options = {
     vaultUrl: ready.vaultUrl,
     keyName: 'bench',
@@ -110,7 +105,7 @@ async function startAzureStandIn(): Promise<() => Promise<void>> {
   backendArgs = ['azure', JSON.stringify(options)];
   standInAdmin = ready.vaultUrl;
   standInCa = await readFile(ready.ca, 'utf8');
-  return async () => void (await proc.stop());
+  return stop;
 }
 
 /** Calls the stand-in answered, by method (the backend's own count). */
